@@ -1,0 +1,62 @@
+"""Albert Lens engine: documents in, analyses out. Never imports Qt.
+
+The public contract (see docs/architecture.md) lives here. Heavy modules are imported lazily so that
+`import engine` stays cheap for the CLI and the app's start-up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import AlbertLensError
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.albert.tokenizer import AlbertTokenizer
+    from engine.documents import Document
+    from engine.runtime.model import LoadedModel
+
+
+def load_tokenizer(model_dir) -> AlbertTokenizer:
+    """The checkpoint's sentencepiece tokenizer, with exact character offsets."""
+    from engine.albert.tokenizer import AlbertTokenizer
+
+    return AlbertTokenizer.from_pretrained(model_dir)
+
+
+def load_model(
+    model_dir,
+    device: str = "auto",
+    backend: str = "onnx",
+    precision: str = "fp32",
+    head: str = "auto",
+) -> LoadedModel:
+    """A callable ALBERT network: numpy arrays in, dict of numpy arrays (HF output names) out."""
+    from engine.runtime.model import load_model as _load
+
+    return _load(model_dir, device=device, backend=backend, precision=precision, head=head)
+
+
+def load_document(path, **options: Any) -> Document:
+    """Read a .txt/.md/.html/.pdf/.docx/.epub file into one Document with character ranges."""
+    from engine.documents import load_document as _load
+
+    return _load(path, **options)
+
+
+def pipeline(task: str, model=None, device: str = "auto", **options: Any):
+    """A task runner: "question-answering", "ner", "sentiment" or "summarization"."""
+    from engine.tasks import pipeline as _pipeline
+
+    return _pipeline(task, model=model, device=device, **options)
+
+
+__all__ = [
+    "AlbertLensError",
+    "__version__",
+    "load_document",
+    "load_model",
+    "load_tokenizer",
+    "pipeline",
+]

@@ -1,0 +1,42 @@
+import os
+import zlib
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests import checkpoint_factory as factory  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Never touch the developer's real model store or cache."""
+    home = tmp_path_factory.getbasetemp() / "albert-lens-home"
+    monkeypatch.setenv("ALBERT_LENS_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def spiece_path(tmp_path_factory) -> Path:
+    return factory.train_spiece(tmp_path_factory.mktemp("spm") / "spiece.model")
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory, spiece_path):
+    """Lazily built tiny checkpoints: checkpoints("qa", "grouped") -> folder."""
+    root = tmp_path_factory.mktemp("ckpt")
+    made: dict[tuple, Path] = {}
+
+    def get(head: str = "encoder", shape: str = "plain", safe: bool = True) -> Path:
+        key = (head, shape, safe)
+        if key not in made:
+            name = f"{head}-{shape}-{'st' if safe else 'bin'}"
+            made[key] = factory.build_checkpoint(
+                root / name, spiece_path, head=head, shape=shape,
+                seed=zlib.crc32(name.encode()) % 1000, safe_serialization=safe,
+            )
+        return made[key]
+
+    return get

@@ -53,3 +53,8 @@ class DownloadError(AlbertLensError):
 
 class DownloadCancelled(DownloadError):
     """The user cancelled a download."""
+
+
+# --- work ---------------------------------------------------------------------------------------
+class Cancelled(AlbertLensError):
+    """The user cancelled a running analysis."""

@@ -159,7 +159,7 @@ def test_cached_model_runs_without_torch(checkpoints):
         assert 'torch' not in sys.modules and 'transformers' not in sys.modules
         print('ok', m.device.provider)
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok CPUExecutionProvider")

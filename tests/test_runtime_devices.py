@@ -110,3 +110,18 @@ def test_pad_batch():
     ids, mask = pad_batch([[5, 6, 7], [8]])
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
     assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_gpu_name_from_driver_tool(tmp_path, monkeypatch):
+    from engine.runtime import providers
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    providers.gpu_name.cache_clear()
+    try:
+        assert DeviceChoice("auto", CUDA).describe() == "NVIDIA H100 80GB HBM3 (CUDA)"
+        assert DeviceChoice("auto", CPU).describe() == "CPU"
+    finally:
+        providers.gpu_name.cache_clear()

@@ -7,6 +7,9 @@ CLI can say why the GPU is not used.
 
 from __future__ import annotations
 
+import functools
+import shutil
+import subprocess
 from dataclasses import dataclass
 
 CPU = "CPUExecutionProvider"
@@ -43,7 +46,25 @@ class DeviceChoice:
 
     def describe(self) -> str:
         name = FRIENDLY.get(self.provider, self.provider)
+        gpu = gpu_name() if self.provider in ("CUDAExecutionProvider", "torch-cuda") else None
+        if gpu:
+            name = f"{gpu} (CUDA)"
         return f"{name} ({self.fallback_reason})" if self.fallback_reason else name
+
+
+@functools.cache
+def gpu_name() -> str | None:
+    """The NVIDIA GPU's marketing name, from the driver's own tool (local, no network)."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=5, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = [line.strip() for line in out.splitlines() if line.strip()]
+    return names[0] if names else None
 
 
 def available_providers() -> list[str]:

@@ -1,0 +1,286 @@
+"""Check a checkpoint folder and copy it into the store (`albert-lens models import DIR --task T`).
+
+The checks here are also what a download must pass before it is installed: an ALBERT config, the
+head the task needs (any head will do for embeddings, the encoder is inside every one), the
+sentencepiece tokenizer, weights that read back with the shapes the config promises, and nothing
+that would run code: no `auto_map` (transformers' `trust_remote_code`), no Python files, no pickle
+naming anything but tensors (the restricted unpickler of engine.albert.torch_pickle).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.albert.config import AlbertConfig
+from engine.albert.weights import (
+    SAFETENSORS,
+    SAFETENSORS_INDEX,
+    TORCH_BIN,
+    TORCH_BIN_INDEX,
+    albert_weights,
+    detect_head,
+    read_state_dict,
+    weight_files,
+)
+from engine.errors import (
+    CorruptModelFileError,
+    ModelError,
+    ModelNotFoundError,
+    UnsafeModelFileError,
+    UnsupportedModelError,
+)
+from engine.models import store
+from engine.models.catalog import (
+    HEAD_FOR_TASK,
+    HEAD_NAMES,
+    TASK_FOR_HEAD,
+    canonical_task,
+    catalog_entry,
+)
+
+CONFIG = "config.json"
+SPIECE = "spiece.model"
+# Small files worth keeping beside the weights: tokenizer settings, sentence-transformers layout.
+OPTIONAL_FILES = (
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+)
+POOLING_CONFIG = re.compile(r"^\d+_Pooling/config\.json$")
+# Keys of config.json / tokenizer_config.json that make transformers import code from the repo.
+CODE_KEYS = ("auto_map", "trust_remote_code", "custom_pipelines")
+_HF_CACHE_SNAPSHOT = re.compile(r"models--(?P<repo>[^/\\]+)[/\\]snapshots[/\\](?P<sha>[0-9a-f]{40})$")
+
+
+@dataclass(frozen=True)
+class CheckedModel:
+    """A folder that passed `check_model_folder`."""
+
+    folder: Path
+    config: AlbertConfig
+    head: str  # the head the checkpoint carries
+    task: str
+
+
+def wanted_files(available: Iterable[str]) -> list[str]:
+    """The files of a checkpoint that Albert Lens needs, picked from the names `available`.
+
+    Weights: model.safetensors, else pytorch_model.bin (or their shard index: the shards it
+    names are added by the caller once the index is read).
+    """
+    names = set(available)
+    if CONFIG not in names:
+        raise ModelNotFoundError(
+            "The model has no config.json: it is not a Hugging Face checkpoint.")
+    if SPIECE not in names:
+        raise UnsupportedModelError(
+            "The model has no spiece.model: Albert Lens needs ALBERT's sentencepiece tokenizer "
+            "file next to the weights.")
+    for candidate in (SAFETENSORS, SAFETENSORS_INDEX, TORCH_BIN, TORCH_BIN_INDEX):
+        if candidate in names:
+            weights = candidate
+            break
+    else:
+        raise ModelNotFoundError(
+            f"The model has no weights Albert Lens can read ({SAFETENSORS} or {TORCH_BIN}).")
+    files = [CONFIG, weights, SPIECE]
+    files += [n for n in OPTIONAL_FILES if n in names]
+    files += sorted(n for n in names if POOLING_CONFIG.match(n))
+    return files
+
+
+def shard_names(index_path: Path) -> list[str]:
+    """The shard files a weight index names (plain names inside the model folder only)."""
+    try:
+        weight_map = json.loads(Path(index_path).read_text(encoding="utf-8"))["weight_map"]
+        names = sorted(set(weight_map.values()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CorruptModelFileError(f"{index_path} is not a valid weight index: {exc}") from exc
+    for name in names:
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name) or \
+                name.startswith("."):
+            raise UnsafeModelFileError(f"{index_path} names an odd shard file: {name!r}")
+    return names
+
+
+def check_no_code(raw: dict, source: str) -> None:
+    """Refuse a config that asks transformers to import code shipped with the model."""
+    found = [key for key in CODE_KEYS if raw.get(key)]
+    if found:
+        raise UnsafeModelFileError(
+            f"{source} asks to run code shipped with the model ({', '.join(found)}). Albert Lens "
+            "never runs code from a model; use a checkpoint of the standard ALBERT architecture."
+        )
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptModelFileError(f"{path} cannot be read as JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CorruptModelFileError(f"{path} does not hold a JSON object.")
+    return data
+
+
+def check_config(folder: Path, task: str | None) -> tuple[AlbertConfig, str | None]:
+    """The config (ALBERT, no remote code) and the task it is checked against.
+
+    Returns the task: the one given, else the one its declared head implies (None if it declares
+    none). Raises when the declared head does not fit the task.
+    """
+    folder = Path(folder)
+    config = AlbertConfig.from_pretrained(folder)
+    check_no_code(config.raw, str(folder / CONFIG))
+    tok_config = folder / "tokenizer_config.json"
+    if tok_config.is_file():
+        check_no_code(_read_json(tok_config), str(tok_config))
+    head = config.default_head()
+    if task is None:
+        if head is None:
+            return config, None
+        return config, TASK_FOR_HEAD[head]
+    task = canonical_task(task)
+    if head is not None:
+        _check_head(head, task, folder)
+    return config, task
+
+
+def _check_head(head: str, task: str, folder: Path) -> None:
+    needed = HEAD_FOR_TASK[task]
+    if task != "embeddings" and head != needed:
+        raise UnsupportedModelError(
+            f"{folder} holds a checkpoint with {HEAD_NAMES[head]}; a {task} model needs "
+            f"{HEAD_NAMES[needed]}."
+        )
+
+
+def check_model_folder(folder, task: str | None = None) -> CheckedModel:
+    """Everything that must hold before a folder is installed; raises a typed error otherwise."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ModelNotFoundError(f"{folder} is not a folder.")
+    python = sorted(p.name for p in folder.glob("*.py"))
+    if python:
+        raise UnsafeModelFileError(
+            f"{folder} contains Python code ({', '.join(python[:3])}). Albert Lens never runs "
+            "code from a model folder; remove it or use a standard ALBERT checkpoint."
+        )
+    names = [p.name for p in folder.iterdir() if p.is_file()]
+    names += [p.relative_to(folder).as_posix() for p in folder.glob("*_Pooling/config.json")]
+    wanted_files(names)  # config, tokenizer and weights present
+    config, task = check_config(folder, task)
+    _check_tokenizer(folder / SPIECE, config)
+    tensors = read_state_dict(folder)  # pickles go through the restricted unpickler
+    head = detect_head(config, tensors)
+    if task is None:
+        task = TASK_FOR_HEAD[head]
+    _check_head(head, task, folder)
+    if head in ("token", "sequence") and len(config.id2label) == 1:
+        raise UnsupportedModelError(
+            f"{folder} holds a regression head (one output); a {task} model needs labels.")
+    albert_weights(config, tensors, head)  # every tensor present with the config's shapes
+    return CheckedModel(folder=folder, config=config, head=head, task=task)
+
+
+def _check_tokenizer(path: Path, config: AlbertConfig) -> None:
+    import sentencepiece as spm
+
+    try:
+        size = spm.SentencePieceProcessor(model_file=str(path)).get_piece_size()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CorruptModelFileError(f"{path} is not a sentencepiece model: {exc}") from exc
+    if size > config.vocab_size:
+        raise CorruptModelFileError(
+            f"{path} has {size} pieces but the model's vocabulary has {config.vocab_size}: the "
+            "tokenizer does not belong to these weights."
+        )
+
+
+def _files_to_copy(folder: Path) -> list[str]:
+    names = [p.name for p in folder.iterdir() if p.is_file()]
+    names += [p.relative_to(folder).as_posix() for p in folder.glob("*_Pooling/config.json")]
+    files = wanted_files(names)
+    if files[1] in (SAFETENSORS_INDEX, TORCH_BIN_INDEX):
+        files[2:2] = [p.name for p in weight_files(folder)]
+    return files
+
+
+def _guess_identity(folder: Path) -> tuple[str, str | None]:
+    """An id for an imported folder; a Hugging Face cache snapshot keeps its repo id and commit."""
+    match = _HF_CACHE_SNAPSHOT.search(str(folder.resolve()))
+    if match:
+        return match.group("repo").replace("--", "/", 1), match.group("sha")
+    return folder.resolve().name, None
+
+
+def import_model(folder, task: str, model_id: str | None = None, convert: bool = True
+                 ) -> store.InstalledModel:
+    """Check a checkpoint folder and copy what is needed of it into the store.
+
+    `model_id` defaults to the folder's name (or, for a Hugging Face cache snapshot, its repo id).
+    Catalog label maps apply to imports of catalog models too. With `convert`, the ONNX graph is
+    built and cached right away so the first analysis does not wait for it.
+    """
+    folder = Path(folder).expanduser()
+    task = canonical_task(task)
+    checked = check_model_folder(folder, task)
+    guessed_id, revision = _guess_identity(folder)
+    model_id = (model_id or guessed_id).strip()
+    if not model_id:
+        raise ValueError("The model id must not be empty.")
+    files = _files_to_copy(folder)
+    total = sum((folder / n).stat().st_size for n in files)
+    root = store.store_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(root).free
+    if total > free:
+        raise ModelError(_no_space_message(root, total, free))
+    tmp = store.new_temp_dir()
+    try:
+        try:
+            for name in files:
+                target = tmp / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(folder / name, target)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+                raise ModelError(_no_space_message(root, total, None)) from exc
+            raise
+        entry = catalog_entry(model_id)
+        label_map = entry.label_map if entry is not None else {}
+        original = store.apply_label_map(tmp, label_map)
+        model = store.install_folder(
+            tmp, model_id=model_id, task=task, head=checked.head, source="import",
+            revision=revision, origin=str(folder.resolve()),
+            label_map=label_map if original is not None else {}, original_id2label=original,
+        )
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if convert:
+        preconvert(model)
+    return model
+
+
+def preconvert(model: store.InstalledModel) -> Path:
+    """Build and cache the model's fp32 ONNX graph now (the engine's one-time conversion)."""
+    from engine.runtime.onnx_backend import converted_graph
+
+    config = AlbertConfig.from_pretrained(model.path)
+    head = "encoder" if model.task == "embeddings" else model.head
+    return converted_graph(model.path, config, head, "fp32")
+
+
+def _no_space_message(root: Path, needed: int, free: int | None) -> str:
+    have = f" ({store.format_size(free)} free)" if free is not None else ""
+    return (f"Not enough disk space in {root}: the model needs about {store.format_size(needed)}"
+            f"{have}. Free some space, or set ALBERT_LENS_HOME to a folder on a larger disk.")

@@ -6,8 +6,6 @@ the graph builder. torch is imported only when this module is.
 
 from __future__ import annotations
 
-
-
 import numpy as np
 import torch
 import torch.nn.functional as F

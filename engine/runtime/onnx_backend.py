@@ -89,7 +89,7 @@ class OnnxBackend:
         try:
             return ort.InferenceSession(str(self.graph_path), _session_options(),
                                         providers=providers)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+        except Exception as exc:
             if provider == CPU:
                 raise CorruptModelFileError(
                     f"The converted model {self.graph_path.name} cannot be opened ({exc}). "
@@ -103,7 +103,7 @@ class OnnxBackend:
     def run(self, feeds: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
         try:
             return self.session.run(outputs, feeds)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not self.device.is_gpu:
                 raise
             # A lost or out-of-memory GPU: finish the work on the CPU and say why.

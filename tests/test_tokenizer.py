@@ -66,7 +66,7 @@ NASTY = [
     "tab\tseparated\tvalues\x1f\x1e",
 ]
 
-SAMPLES = sorted(Path("/work/shared/samples").glob("*.txt"))
+SAMPLES = sorted((Path(__file__).resolve().parents[2] / "shared" / "samples").glob("*.txt"))
 
 
 def _sample(path: Path) -> str:

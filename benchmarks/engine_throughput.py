@@ -23,8 +23,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-BASE = dict(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12,
-            num_attention_heads=12, intermediate_size=3072, hidden_act="gelu_new")
+BASE = {"vocab_size": 30000, "embedding_size": 128, "hidden_size": 768, "num_hidden_layers": 12,
+        "num_attention_heads": 12, "intermediate_size": 3072, "hidden_act": "gelu_new"}
 SHAPES = [(8, 384), (32, 128)]
 
 
@@ -107,14 +107,15 @@ def main() -> int:
         t_ids, t_mask = torch.tensor(ids, device=torch_device), torch.tensor(mask,
                                                                              device=torch_device)
 
-        def run_hf():
+        def run_hf(t_ids=t_ids, t_mask=t_mask):
             with torch.inference_mode():
                 out = hf(input_ids=t_ids, attention_mask=t_mask).logits
                 if args.device == "cuda":
                     torch.cuda.synchronize()
                 return out
 
-        runners = {name: (lambda m=m: m(ids, mask, types, outputs=["logits"]))
+        runners = {name: (lambda m=m, ids=ids, mask=mask, types=types:
+                          m(ids, mask, types, outputs=["logits"]))
                    for name, m in ours.items()}
         runners["transformers"] = run_hf
         for fn in runners.values():

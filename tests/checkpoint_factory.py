@@ -16,14 +16,14 @@ CONLL_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MI
 
 # Two shapes: the common one (one shared group) and one that exercises grouped layers.
 TINY_CONFIGS = {
-    "plain": dict(
-        embedding_size=16, hidden_size=32, num_hidden_layers=3, num_hidden_groups=1,
-        inner_group_num=1, num_attention_heads=4, intermediate_size=37, hidden_act="gelu_new",
-    ),
-    "grouped": dict(
-        embedding_size=24, hidden_size=48, num_hidden_layers=4, num_hidden_groups=2,
-        inner_group_num=2, num_attention_heads=6, intermediate_size=64, hidden_act="gelu",
-    ),
+    "plain": {
+        "embedding_size": 16, "hidden_size": 32, "num_hidden_layers": 3, "num_hidden_groups": 1,
+        "inner_group_num": 1, "num_attention_heads": 4, "intermediate_size": 37, "hidden_act": "gelu_new",
+    },
+    "grouped": {
+        "embedding_size": 24, "hidden_size": 48, "num_hidden_layers": 4, "num_hidden_groups": 2,
+        "inner_group_num": 2, "num_attention_heads": 6, "intermediate_size": 64, "hidden_act": "gelu",
+    },
 }
 
 HEADS = ("encoder", "qa", "token", "sequence")

@@ -3,11 +3,11 @@ import zlib
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from tests import checkpoint_factory as factory  # noqa: E402
+from tests import checkpoint_factory as factory
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,1 @@
+"""Albert Lens desktop app (PySide6). Imports engine; never imported by engine."""

@@ -1,0 +1,239 @@
+"""Exports of a document's results: JSON (everything), CSV (entities), an HTML report.
+
+The report shows the document with its highlights. Document text is always escaped with
+html.escape and never interpreted: a document containing "<script>" shows those characters.
+No widgets here, so the exports can be tested and reused without a window.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import html
+import io
+import itertools
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import engine
+from app.highlights import (
+    ANSWER_COLOUR,
+    SUMMARY_COLOUR,
+    entity_colour,
+    entity_type,
+    entity_type_name,
+)
+
+CSV_COLUMNS = ("type", "type_name", "label", "text", "start", "end", "score", "page")
+# A cell starting with one of these is a formula to spreadsheet programs.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _page(session, offset: int) -> int | None:
+    document = session.document
+    return document.page_of(offset) if document.pages else None
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+def results_dict(session) -> dict[str, Any]:
+    """Everything known about the document, JSON-ready; offsets are code points into its text."""
+    document = session.document
+    out: dict[str, Any] = {
+        "generator": f"Albert Lens {engine.__version__}",
+        "exported_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "document": {
+            "title": document.title,
+            "path": str(document.path) if document.path else None,
+            "format": document.format,
+            "characters": len(document.text),
+            "paragraphs": len(document.paragraphs),
+            "pages": len(document.pages),
+            "warnings": list(document.warnings),
+        },
+        "offsets": "Python code points into the document text",
+    }
+    if session.entities is not None:
+        out["entities"] = [
+            {**asdict(e), "type": entity_type(e.label), "page": _page(session, e.start)}
+            for e in session.entities
+        ]
+    if session.questions:
+        out["questions"] = [
+            {"question": q.question, "no_answer": q.no_answer,
+             "answers": [{**asdict(a), "page": _page(session, a.start)} for a in q.answers]}
+            for q in session.questions
+        ]
+    if session.summary is not None:
+        out["summary"] = {
+            "text": session.summary.text,
+            "sentences": [{**asdict(s), "page": _page(session, s.start)}
+                          for s in session.summary.sentences],
+        }
+    if session.sentiment is not None:
+        out["sentiment"] = asdict(session.sentiment)
+    return out
+
+
+def write_json(path: str | Path, session) -> None:
+    data = json.dumps(results_dict(session), ensure_ascii=False, indent=2)
+    Path(path).write_text(data + "\n", encoding="utf-8")
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def entities_csv(session) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in session.entities or []:
+        page = _page(session, e.start)
+        writer.writerow([entity_type(e.label), entity_type_name(e.label), e.label, _cell(e.text),
+                         e.start, e.end, f"{e.score:.4f}", "" if page is None else page])
+    return buf.getvalue()
+
+
+def write_csv(path: str | Path, session) -> None:
+    # utf-8-sig so spreadsheet programs read non-ASCII entity names correctly.
+    Path(path).write_text(entities_csv(session), encoding="utf-8-sig", newline="")
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+def _css_class(kind: str) -> str:
+    return "e-" + (re.sub(r"[^A-Za-z0-9_-]", "_", kind) or "_")
+
+
+_STYLE = """
+body { font: 17px/1.6 Georgia, 'DejaVu Serif', serif; color: #1d1d1f; background: #fafaf7;
+       margin: 0; }
+main { max-width: 46em; margin: 0 auto; padding: 2em 1.5em 4em; }
+header h1 { font-family: system-ui, sans-serif; font-size: 1.6em; margin-bottom: .2em; }
+.meta, .legend, section.results { font-family: system-ui, sans-serif; font-size: .85em; }
+.meta { color: #666; }
+.legend span { display: inline-block; padding: 0 .5em; margin: 0 .4em .3em 0;
+               border-radius: 3px; color: #1b1b1b; }
+section.results { background: #fff; border: 1px solid #ddd; border-radius: 6px;
+                  padding: .6em 1.2em; margin: 1.2em 0; }
+section.results h2 { font-size: 1.1em; margin: .6em 0 .3em; }
+mark { color: #1b1b1b; border-radius: 2px; padding: 0 1px; }
+.summary { background: %(summary)s; }
+.answer { background: %(answer)s; font-weight: bold; }
+article p { margin: 0 0 1em; }
+"""
+
+
+def _segments(start: int, end: int, marks: list[tuple[int, int, str, str]]):
+    """Cut text[start:end] where any mark begins or ends; yield (a, b, marks covering a..b)."""
+    inside = [m for m in marks if m[0] < end and m[1] > start]
+    cuts = {start, end}
+    for a, b, _, _ in inside:
+        cuts.add(min(max(a, start), end))
+        cuts.add(min(max(b, start), end))
+    points = sorted(cuts)
+    for a, b in itertools.pairwise(points):
+        yield a, b, [m for m in inside if m[0] <= a and m[1] >= b]
+
+
+def _paragraph_ranges(document) -> list[tuple[int, int]]:
+    if document.paragraphs:
+        return [(p.start, p.end) for p in document.paragraphs]
+    return [(m.start(), m.end()) for m in re.finditer(r"[^\n]+(?:\n[^\n]+)*", document.text)]
+
+
+def html_report(session, hidden_types: set[str] | None = None) -> str:
+    """A standalone HTML page: results, then the document with entities and summary marked."""
+    document = session.document
+    text = document.text
+    esc = html.escape
+    hidden = set(session.hidden_types if hidden_types is None else hidden_types)
+
+    # (start, end, css class, title) for every mark; wrapped outermost-first in this order.
+    marks: list[tuple[int, int, str, str]] = []
+    if session.summary is not None:
+        marks += [(s.start, s.end, "summary", "In the summary") for s in session.summary.sentences]
+    kinds: dict[str, int] = {}
+    for e in session.entities or []:
+        kind = entity_type(e.label)
+        if kind in hidden:
+            continue
+        kinds[kind] = kinds.get(kind, 0) + 1
+        marks.append((e.start, e.end, _css_class(kind),
+                      f"{entity_type_name(e.label)} · confidence {e.score:.0%}"))
+    answer = session.current_question.answers[0] if (
+        getattr(session, "current_question", None) is not None
+        and session.current_question.answers
+        and not session.current_question.answers[0].no_answer) else None
+    if answer is not None:
+        marks.append((answer.start, answer.end, "answer", "Answer"))
+    order = {"summary": 0, "answer": 2}
+
+    styles = [_STYLE % {"summary": SUMMARY_COLOUR, "answer": ANSWER_COLOUR}]
+    styles += [f".{_css_class(k)} {{ background: {entity_colour(k).name()}; }}" for k in kinds]
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(document.title)} — Albert Lens report</title>",
+        "<style>" + "\n".join(styles) + "</style></head><body><main>",
+        f"<header><h1>{esc(document.title)}</h1>",
+        f'<p class="meta">{esc(str(document.path) if document.path else "Pasted text")} · '
+        f"{esc(document.format)} · {len(text):,} characters"
+        + (f" · {len(document.pages)} pages" if document.pages else "")
+        + f" · report by Albert Lens {esc(engine.__version__)}</p></header>",
+    ]
+    if kinds:
+        parts.append('<p class="legend">' + "".join(
+            f'<span class="{_css_class(k)}">{esc(entity_type_name(k))} ({n})</span>'
+            for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])) + "</p>")
+    parts.append(_results_section(session))
+    parts.append("<article>")
+    for p_start, p_end in _paragraph_ranges(document):
+        chunk = []
+        for a, b, covering in _segments(p_start, p_end, marks):
+            piece = esc(text[a:b]).replace("\n", "<br>\n")
+            covering.sort(key=lambda m: order.get(m[2], 1))
+            for _, _, cls, title in reversed(covering):
+                tag = "span" if cls == "summary" else "mark"
+                piece = f'<{tag} class="{cls}" title="{esc(title)}">{piece}</{tag}>'
+            chunk.append(piece)
+        parts.append("<p>" + "".join(chunk) + "</p>")
+    parts.append("</article></main></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _results_section(session) -> str:
+    esc = html.escape
+    rows = []
+    if session.sentiment is not None:
+        s = session.sentiment
+        rows.append(f"<h2>Sentiment</h2><p>{esc(s.label)} · {s.score:.0%} confidence"
+                    + (f" · {len(s.sentences)} sentences" if s.sentences else "") + "</p>")
+    if session.summary is not None and session.summary.sentences:
+        items = "".join(f"<li>{esc(s.text)}</li>" for s in session.summary.sentences)
+        rows.append(f"<h2>Summary</h2><ol>{items}</ol>")
+    if session.questions:
+        qa = []
+        for q in session.questions:
+            if q.no_answer:
+                answers = "<em>No answer in this document.</em>"
+            else:
+                answers = "; ".join(f"{esc(a.text)} ({a.score:.0%})" for a in q.answers
+                                    if not a.no_answer)
+            qa.append(f"<li><b>{esc(q.question)}</b> — {answers}</li>")
+        rows.append(f"<h2>Questions</h2><ul>{''.join(qa)}</ul>")
+    if session.entities is not None:
+        rows.append(f"<h2>Entities</h2><p>{len(session.entities)} mentions highlighted below"
+                    " (hover for type and confidence).</p>")
+    if not rows:
+        return ""
+    return '<section class="results">' + "".join(rows) + "</section>"
+
+
+def write_html(path: str | Path, session) -> None:
+    Path(path).write_text(html_report(session), encoding="utf-8")

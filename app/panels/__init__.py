@@ -1,0 +1,1 @@
+"""The task panels beside the document: Entities, Ask, Summary, Sentiment."""

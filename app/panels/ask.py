@@ -1,0 +1,262 @@
+"""Ask: a question box with history; the top answers with scores, each a link into the text."""
+
+from __future__ import annotations
+
+import bisect
+import html
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.context import AppContext
+from app.document_view import Highlight
+from app.highlights import ANSWER_COLOUR, ANSWER_CONTEXT_COLOUR, MENTION_COLOUR
+from app.panels.base import TaskPanel
+from app.session import RUNNING, DocumentSession, QuestionResult
+from app.text_spans import percent
+
+if TYPE_CHECKING:
+    from engine.tasks.results import Answer
+
+TOP_K = 3
+NO_ANSWER_TEXT = "No answer in this document."
+
+
+def answer_contexts(document, answers: list[Answer]) -> list[tuple[int, int]]:
+    """The sentence (or sentences) around each answer, from the engine's sentence splitter."""
+    from engine.tasks.sentences import split_sentences
+
+    text = document.text
+    ranges = split_sentences(text, [(p.start, p.end) for p in document.paragraphs] or None)
+    starts = [a for a, _ in ranges]
+    out = []
+    for answer in answers:
+        if answer.no_answer or not ranges:
+            out.append((answer.start, answer.end))
+            continue
+        first = max(0, bisect.bisect_right(starts, answer.start) - 1)
+        last = max(first, bisect.bisect_right(starts, max(answer.start, answer.end - 1)) - 1)
+        out.append((min(ranges[first][0], answer.start), max(ranges[last][1], answer.end)))
+    return out
+
+
+def answer_card_html(index: int, answer: Answer, text: str, context: tuple[int, int],
+                     page: int | None) -> str:
+    """Rich text for one answer; every piece of document text is escaped."""
+    start, end = context
+    # Line breaks inside the quoted sentence would only be noise in a narrow panel.
+    before = html.escape(text[start:answer.start].replace("\n", " "))
+    middle = html.escape(text[answer.start:answer.end].replace("\n", " "))
+    after = html.escape(text[answer.end:end].replace("\n", " "))
+    where = f" · page {page}" if page is not None else ""
+    return (
+        f"<p style='margin:0'><b>{index + 1}.</b> <a href='answer:{index}'>"
+        f"{html.escape(' '.join(answer.text.split())) or '(empty)'}</a>"
+        f" <span style='color:#808080'>· score {html.escape(percent(answer.score))}{where}"
+        "</span></p>"
+        f"<p style='margin-top:4px'>{before}<b>{middle}</b>{after}</p>"
+    )
+
+
+class AskPanel(TaskPanel):
+    task = "question-answering"
+    title = "Ask"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.question_box = QComboBox(self)
+        self.question_box.setEditable(True)
+        self.question_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.question_box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.question_box.setAccessibleName("Question")
+        self.question_box.lineEdit().setPlaceholderText("Ask a question about this document")
+        self.question_box.lineEdit().returnPressed.connect(self.ask_current)
+        self.question_box.setToolTip("Type a question and press Enter; earlier questions are "
+                                     "in the list")
+        self.ask_button = QPushButton("Ask", self)
+        self.ask_button.setAccessibleName("Ask the question")
+        self.ask_button.setDefault(True)
+        self.ask_button.clicked.connect(self.ask_current)
+
+        self.heading = QLabel(self)
+        self.heading.setWordWrap(True)
+        self.heading.setTextFormat(Qt.TextFormat.PlainText)
+        self.heading.setAccessibleName("Question asked")
+        self.heading.setObjectName("panelHeading")
+
+        self.answers_box = QWidget(self)
+        self.answers_layout = QVBoxLayout(self.answers_box)
+        self.answers_layout.setContentsMargins(0, 0, 0, 0)
+        self.answers_layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.answers_box)
+        scroll.setAccessibleName("Answers")
+        self.answer_labels: list[QLabel] = []
+
+        self.history_label = QLabel("Asked about this document:", self)
+        self.history = QListWidget(self)
+        self.history.setAccessibleName("Questions asked about this document")
+        self.history.itemActivated.connect(self._show_history_item)
+        self.history.itemClicked.connect(self._show_history_item)
+
+        row = QHBoxLayout()
+        row.addWidget(self.question_box, 1)
+        row.addWidget(self.ask_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.heading)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.history_label)
+        layout.addWidget(self.history)
+        self._load_history()
+        self.refresh()
+
+    def _load_history(self) -> None:
+        current = self.question_box.currentText()
+        self.question_box.clear()
+        self.question_box.addItems(self.ctx.settings.questions)
+        self.question_box.setCurrentIndex(-1)
+        self.question_box.setEditText(current)
+
+    # --- asking ----------------------------------------------------------------------------------
+    def ask_current(self) -> None:
+        self.ask(self.question_box.currentText())
+
+    def ask(self, question: str) -> None:
+        question = " ".join(question.split())
+        session = self.session
+        if not question or session is None:
+            return
+        self.ctx.settings.add_question(question)
+        self._load_history()
+        self.question_box.setEditText(question)
+        document = session.document
+        entry = QuestionResult(question)
+        session.current_question = entry
+
+        def call(pipe, progress, cancel):
+            answers = list(pipe(question=question, context=document, top_k=TOP_K,
+                                progress=progress, cancel=cancel))[:TOP_K]
+            return answers, answer_contexts(document, answers)
+
+        def result(payload) -> None:
+            entry.answers, entry.contexts = payload
+            session.questions = [q for q in session.questions if q.question != question]
+            session.questions.insert(0, entry)
+            if session.current_question is entry and not entry.no_answer:
+                self.show_answer(session, 0)
+
+        self.run_task(session, call, result)
+
+    # --- showing ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        session = self.session
+        self.state_notice("", "Ask", self.ask_current)
+        running = session is not None and session.state(self.task) == RUNNING
+        self.ask_button.setEnabled(session is not None)
+        self.question_box.setEnabled(session is not None)
+        self.history.clear()
+        for entry in session.questions if session is not None else []:
+            item = QListWidgetItem(entry.question, self.history)
+            item.setData(Qt.ItemDataRole.UserRole, entry.question)
+        self.history.setVisible(self.history.count() > 0)
+        # As tall as its questions (up to six), so one question does not take a big empty box.
+        rows = min(max(self.history.count(), 1), 6)
+        self.history.setFixedHeight(rows * self.history.sizeHintForRow(0) + 6
+                                    if self.history.count() else 0)
+        self.history_label.setVisible(self.history.count() > 0)
+        entry = session.current_question if session is not None else None
+        if entry is None:
+            self.heading.setText("" if session is None else
+                                 "Ask anything the document answers, e.g. “Who developed it?”")
+            self._set_answers([], None)
+        elif running:
+            self.heading.setText(f"Q: {entry.question}")
+            self._set_answers([], None)
+        else:
+            self.heading.setText(f"Q: {entry.question}")
+            self._set_answers(entry.answers, session)
+
+    def _set_answers(self, answers: list[Answer], session: DocumentSession | None) -> None:
+        for label in self.answer_labels:
+            label.deleteLater()
+        self.answer_labels = []
+        if session is None:
+            return
+        if not answers or answers[0].no_answer:
+            if session.current_question is not None:
+                label = QLabel(NO_ANSWER_TEXT, self.answers_box)
+                label.setObjectName("noAnswer")
+                label.setAccessibleName("No answer")
+                self._add_label(label)
+            return
+        text = session.document.text
+        contexts = session.current_question.contexts
+        for i, answer in enumerate(answers):
+            if answer.no_answer:
+                continue
+            context = contexts[i] if i < len(contexts) else (answer.start, answer.end)
+            label = QLabel(answer_card_html(i, answer, text, context,
+                                            session.page_of(answer.start)), self.answers_box)
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+            label.setAccessibleName(f"Answer {i + 1}: {answer.text}")
+            label.setObjectName("answerCard")
+            label.linkActivated.connect(lambda href, s=session: self._link(s, href))
+            self._add_label(label)
+
+    def _add_label(self, label: QLabel) -> None:
+        self.answers_layout.insertWidget(self.answers_layout.count() - 1, label)
+        self.answer_labels.append(label)
+
+    def _link(self, session: DocumentSession, href: str) -> None:
+        if href.startswith("answer:"):
+            self.show_answer(session, int(href.split(":", 1)[1]))
+
+    def _show_history_item(self, item: QListWidgetItem) -> None:
+        session = self.session
+        if session is None:
+            return
+        question = item.data(Qt.ItemDataRole.UserRole)
+        for entry in session.questions:
+            if entry.question == question:
+                session.current_question = entry
+                self.question_box.setEditText(question)
+                self.refresh()
+                if not entry.no_answer:
+                    self.show_answer(session, 0)
+                return
+
+    def show_answer(self, session: DocumentSession, index: int) -> None:
+        """Scroll to answer `index` of the current question; mark it and its sentence."""
+        entry = session.current_question
+        if entry is None or not 0 <= index < len(entry.answers):
+            return
+        answer = entry.answers[index]
+        if answer.no_answer:
+            return
+        start, end = entry.contexts[index] if index < len(entry.contexts) else (
+            answer.start, answer.end)
+        view = session.view
+        view.set_layer("answer-context", [Highlight(start, end, ANSWER_CONTEXT_COLOUR)])
+        view.set_layer("answer", [Highlight(answer.start, answer.end, ANSWER_COLOUR,
+                                            outline=MENTION_COLOUR,
+                                            tooltip=f"Answer · score {percent(answer.score)}")])
+        view.scroll_to(answer.start, answer.end)

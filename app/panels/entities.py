@@ -1,0 +1,422 @@
+"""Entities: found in the background when a document opens, coloured per type in the text.
+
+The legend toggles each type; the list groups mentions by text with counts; activating an entry
+jumps to its mentions one after another.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.context import AppContext
+from app.document_view import Highlight
+from app.highlights import MENTION_COLOUR, entity_colour, entity_type, entity_type_name
+from app.panels.base import TaskPanel
+from app.session import DONE, RUNNING, DocumentSession
+
+if TYPE_CHECKING:
+    from engine.tasks.results import Entity
+
+KEY_ROLE = Qt.ItemDataRole.UserRole
+Group = tuple  # (type, text, mentions)
+
+
+def swatch(colour: QColor, size: int = 14) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(colour)
+    return QIcon(pixmap)
+
+
+def entity_tooltip(entity: Entity) -> str:
+    kind = entity_type(entity.label)
+    name = entity_type_name(entity.label)
+    shown = name if name == kind else f"{name} ({kind})"
+    return f"{shown} · confidence {entity.score:.0%}"
+
+
+def entity_highlights(entities: list[Entity], hidden: set[str]) -> list[Highlight]:
+    return [
+        Highlight(e.start, e.end, entity_colour(e.label), tooltip=entity_tooltip(e), data=e)
+        for e in entities if entity_type(e.label) not in hidden
+    ]
+
+
+def group_entities(entities: list[Entity]) -> list[tuple[str, str, list[Entity]]]:
+    """(type, text, mentions) per distinct text, most mentioned first."""
+    groups: dict[tuple[str, str], list[Entity]] = defaultdict(list)
+    for e in entities:
+        groups[(entity_type(e.label), e.text)].append(e)
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0][1].lower(), kv[0][0]))
+    return [(kind, text, sorted(ms, key=lambda m: m.start)) for (kind, text), ms in ordered]
+
+
+class EntityGroupsModel(QAbstractTableModel):
+    """Entities grouped by (type, text), filtered and sorted in Python.
+
+    A model rather than one widget item per row: a long document can hold thousands of
+    distinct entities, and the view then only asks for the rows on screen.
+    """
+
+    HEADERS = ("Entity", "Type", "Mentions")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.groups: list[Group] = []
+        self._flat: list[str] = []
+        self._rows: list[int] = []
+        self._hidden: set[str] = set()
+        self._needle = ""
+        self._sort = (2, Qt.SortOrder.DescendingOrder)
+        self._icons: dict[str, QIcon] = {}
+
+    def set_groups(self, groups: list[Group]) -> None:
+        self.beginResetModel()
+        self.groups = list(groups)
+        self._flat = [" ".join(text.split()) for _, text, _ in self.groups]
+        self._rebuild()
+        self.endResetModel()
+
+    def set_filter(self, hidden: set[str], needle: str) -> None:
+        needle = needle.strip().lower()
+        if set(hidden) == self._hidden and needle == self._needle:
+            return
+        self.beginResetModel()
+        self._hidden, self._needle = set(hidden), needle
+        self._rebuild()
+        self.endResetModel()
+
+    def _rebuild(self) -> None:
+        rows = [i for i, (kind, _, _) in enumerate(self.groups) if kind not in self._hidden
+                and (not self._needle or self._needle in self._flat[i].lower())]
+        column, order = self._sort
+        if column == 0:
+            rows.sort(key=lambda i: self._flat[i].lower())
+        elif column == 1:
+            rows.sort(key=lambda i: (entity_type_name(self.groups[i][0]), self._flat[i].lower()))
+        else:
+            rows.sort(key=lambda i: (len(self.groups[i][2]), -i))
+        if order == Qt.SortOrder.DescendingOrder:
+            rows.reverse()
+        self._rows = rows
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        self.layoutAboutToBeChanged.emit()
+        self._sort = (column, order)
+        self._rebuild()
+        self.layoutChanged.emit()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else 3
+
+    def group(self, row: int) -> Group:
+        return self.groups[self._rows[row]]
+
+    def row_of(self, text: str, kind: str | None = None) -> int | None:
+        for row, i in enumerate(self._rows):
+            k, t, _ = self.groups[i]
+            if t == text and (kind is None or k == kind):
+                return row
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        i = self._rows[index.row()]
+        kind, text, mentions = self.groups[i]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (self._flat[i], entity_type_name(kind), len(mentions))[column]
+        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            if kind not in self._icons:
+                self._icons[kind] = swatch(entity_colour(kind), 10)
+            return self._icons[kind]
+        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
+            return f"{len(mentions)} mention(s); activate to go through them"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == KEY_ROLE:
+            return (kind, text)
+        return None
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+
+def apply_entity_highlights(session: DocumentSession) -> None:
+    every = getattr(session, "entity_highlights", None)
+    if every is None:
+        every = session.entity_highlights = entity_highlights(session.entities or [], set())
+    hidden = session.hidden_types
+    session.view.set_layer("entities", [h for h in every
+                                        if not hidden or entity_type(h.data.label) not in hidden])
+
+
+class EntitiesPanel(TaskPanel):
+    task = "ner"
+    title = "Entities"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.summary_label = QLabel(self)
+        self.summary_label.setAccessibleName("Entity summary")
+        self.rerun_button = QPushButton("Find again", self)
+        self.rerun_button.setAccessibleName("Find entities again")
+        self.rerun_button.setToolTip("Run entity recognition on this document again")
+        self.rerun_button.clicked.connect(self.start_current)
+
+        self.legend = QWidget(self)
+        self.legend.setAccessibleName("Entity types")
+        self.legend_layout = QGridLayout(self.legend)
+        self.legend_layout.setContentsMargins(0, 0, 0, 0)
+        self.type_boxes: dict[str, QCheckBox] = {}
+
+        self.filter = QLineEdit(self)
+        self.filter.setPlaceholderText("Filter entities")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.setAccessibleName("Filter entities")
+        self.filter.textChanged.connect(self._apply_filter)
+
+        self.model = EntityGroupsModel(self)
+        self.tree = QTreeView(self)
+        self.tree.setModel(self.model)
+        self.tree.setAccessibleName("Entities grouped by text")
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.tree.header()
+        # Fixed widths: "resize to contents" would ask the model for every row's text.
+        metrics = self.tree.fontMetrics()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(1, metrics.horizontalAdvance("Miscellaneous") + 24)
+        header.resizeSection(2, metrics.horizontalAdvance("Mentions") + 28)
+        header.setStretchLastSection(False)
+        self.tree.activated.connect(self._activated)
+        self.tree.clicked.connect(self._activated)
+
+        self.prev_button = QToolButton(self)
+        self.prev_button.setText("◀ Previous")
+        self.prev_button.setAccessibleName("Previous mention")
+        self.prev_button.clicked.connect(lambda: self.step_mention(-1))
+        self.next_button = QToolButton(self)
+        self.next_button.setText("Next ▶")
+        self.next_button.setAccessibleName("Next mention")
+        self.next_button.clicked.connect(lambda: self.step_mention(1))
+        self.mention_label = QLabel(self)
+        self.mention_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.mention_label.setAccessibleName("Current mention")
+        self.mention_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        top = QHBoxLayout()
+        top.addWidget(self.summary_label, 1)
+        top.addWidget(self.rerun_button)
+        nav = QHBoxLayout()
+        nav.addWidget(self.prev_button)
+        nav.addWidget(self.mention_label, 1)
+        nav.addWidget(self.next_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(nav)
+        # Takes the room of the list while there is none, so the rest stays at the top.
+        layout.addStretch(0)
+        self._layout = layout
+        self._current_key: tuple[str, str] | None = None
+        self._filled_for: object = ()
+        self.refresh()
+
+    # --- running ---------------------------------------------------------------------------------
+    def start(self, session: DocumentSession) -> None:
+        document = session.document
+
+        def call(pipe, progress, cancel):
+            # The Document, not just its text: its paragraphs guide the engine's windows.
+            entities = sorted(pipe(document, progress=progress, cancel=cancel),
+                              key=lambda e: (e.start, e.end))
+            # Built here, off the UI thread: a long document can hold thousands.
+            return entities, entity_highlights(entities, set()), group_entities(entities)
+
+        def result(payload) -> None:
+            session.entities, session.entity_highlights, session.entity_groups = payload
+            session.mention_cursor.clear()
+            apply_entity_highlights(session)
+
+        self.run_task(session, call, result)
+
+    def start_current(self) -> None:
+        if self.session is not None:
+            self.start(self.session)
+
+    # --- showing ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        session = self.session
+        entities = session.entities if session is not None else None
+        self.state_notice("Entities have not been looked for in this document.", "Find entities",
+                          self.start_current)
+        running = session is not None and session.state(self.task) == RUNNING
+        self.rerun_button.setEnabled(session is not None and not running)
+        self.rerun_button.setVisible(session is not None and session.state(self.task) == DONE)
+        if self._filled_for is not entities:
+            # Rebuilding the list is costly for long documents: only when the results change.
+            self._filled_for = entities
+            self._fill_legend(entities or [])
+            self._fill_tree(session)
+        else:
+            hidden = session.hidden_types if session is not None else set()
+            for kind, box in self.type_boxes.items():
+                box.blockSignals(True)
+                box.setChecked(kind not in hidden)
+                box.blockSignals(False)
+            self._apply_filter()
+        if entities is None:
+            self.summary_label.setText("")
+        elif not entities:
+            self.summary_label.setText("No entities found in this document.")
+        else:
+            groups = len({(entity_type(e.label), e.text) for e in entities})
+            self.summary_label.setText(f"{len(entities)} mentions of {groups} entities")
+        self.filter.setVisible(bool(entities))
+        self.tree.setVisible(bool(entities))
+        self._layout.setStretch(self._layout.count() - 1, 0 if entities else 1)
+        self._current_key = None
+        self._show_mention(None)
+
+    def _fill_legend(self, entities: list[Entity]) -> None:
+        while self.legend_layout.count():
+            widget = self.legend_layout.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.type_boxes.clear()
+        counts = Counter(entity_type(e.label) for e in entities)
+        hidden = self.session.hidden_types if self.session is not None else set()
+        for i, (kind, count) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1])):
+            box = QCheckBox(f"{entity_type_name(kind)} ({count})", self.legend)
+            box.setIcon(swatch(entity_colour(kind)))
+            box.setChecked(kind not in hidden)
+            box.setAccessibleName(f"Show {entity_type_name(kind)} entities")
+            box.setToolTip(f"Show or hide {entity_type_name(kind)} highlights ({kind})")
+            box.toggled.connect(lambda on, k=kind: self.set_type_visible(k, on))
+            self.type_boxes[kind] = box
+            self.legend_layout.addWidget(box, i // 2, i % 2)
+        self.legend.setVisible(bool(counts))
+
+    def _fill_tree(self, session: DocumentSession | None) -> None:
+        groups = getattr(session, "entity_groups", None)
+        if groups is None and session is not None and session.entities:
+            groups = session.entity_groups = group_entities(session.entities)
+        self.model.set_groups(groups or [])
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        hidden = self.session.hidden_types if self.session is not None else set()
+        self.model.set_filter(hidden, self.filter.text())
+
+    # --- types -----------------------------------------------------------------------------------
+    def set_type_visible(self, kind: str, visible: bool) -> None:
+        session = self.session
+        if session is None:
+            return
+        (session.hidden_types.discard if visible else session.hidden_types.add)(kind)
+        box = self.type_boxes.get(kind)
+        if box is not None and box.isChecked() != visible:
+            box.setChecked(visible)
+        apply_entity_highlights(session)
+        self._apply_filter()
+
+    # --- mentions --------------------------------------------------------------------------------
+    def row_for(self, text: str, kind: str | None = None) -> int | None:
+        """Row of the list showing `text` (for keyboard users and tests)."""
+        return self.model.row_of(text, kind)
+
+    def rows(self) -> list[tuple[str, str, int]]:
+        """(text, type name, mentions) as listed, top to bottom."""
+        m = self.model
+        return [tuple(m.data(m.index(r, c)) for c in range(3)) for r in range(m.rowCount())]
+
+    def activate_row(self, row: int) -> None:
+        index = self.model.index(row, 0)
+        self.tree.setCurrentIndex(index)
+        self._activated(index)
+
+    def _activated(self, index: QModelIndex) -> None:
+        if self.session is None or not index.isValid():
+            return
+        key = self.model.data(index.siblingAtColumn(0), KEY_ROLE)
+        if key == self._current_key:
+            self.step_mention(1)
+        else:
+            self._current_key = key
+            self.session.mention_cursor[key] = 0
+            self._go()
+
+    def step_mention(self, delta: int) -> None:
+        if self.session is None or self._current_key is None:
+            self._activated(self.tree.currentIndex())
+            return
+        cursor = self.session.mention_cursor
+        cursor[self._current_key] = cursor.get(self._current_key, 0) + delta
+        self._go()
+
+    def _mentions(self) -> list[tuple[int, int]]:
+        if self._current_key is None or self.session is None:
+            return []
+        for kind, text, mentions in getattr(self.session, "entity_groups", None) or []:
+            if (kind, text) == self._current_key:
+                return [(m.start, m.end) for m in mentions]
+        return []
+
+    def _go(self) -> None:
+        mentions = self._mentions()
+        if not mentions or self.session is None:
+            return
+        index = self.session.mention_cursor.get(self._current_key, 0) % len(mentions)
+        self.session.mention_cursor[self._current_key] = index
+        start, end = mentions[index]
+        view = self.session.view
+        view.set_layer("mention", [Highlight(start, end, outline=MENTION_COLOUR)])
+        view.scroll_to(start, end)
+        self._show_mention((index, len(mentions)))
+
+    def _show_mention(self, position: tuple[int, int] | None) -> None:
+        if position is None:
+            self.mention_label.setText("Activate an entity to go to its mentions"
+                                       if self.model.rowCount() else "")
+            self.prev_button.setEnabled(False)
+            self.next_button.setEnabled(False)
+            return
+        index, total = position
+        _kind, text = self._current_key
+        self.mention_label.setText(f"“{' '.join(text.split())}”: mention {index + 1} of {total}")
+        self.prev_button.setEnabled(total > 1)
+        self.next_button.setEnabled(total > 1)

@@ -1,0 +1,190 @@
+"""User settings that persist across runs, in an INI file under the engine's config folder.
+
+Lists are stored as JSON strings: QSettings hands a one-element list back as a bare string, and
+an INI file written on one platform must read the same on another.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from engine import paths
+
+DEVICES = ("auto", "gpu", "cpu")
+PRECISIONS = ("fp32", "int8")
+THEMES = ("system", "light", "dark")
+TASKS = ("ner", "question-answering", "summarization", "sentiment")
+TASK_NAMES = {
+    "ner": "Entities",
+    "question-answering": "Questions",
+    "summarization": "Summary",
+    "sentiment": "Sentiment",
+}
+DEFAULT_FONT_SIZE = 12
+MIN_FONT_SIZE, MAX_FONT_SIZE = 8, 32
+MAX_RECENT = 10
+MAX_QUESTIONS = 30
+
+
+def settings_path() -> Path:
+    return paths.config_dir() / "albert-lens.ini"
+
+
+class Settings:
+    """Typed accessors over one QSettings file; every setter writes through."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else settings_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._q = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    # --- plain values ----------------------------------------------------------------------------
+    def _choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = str(self._q.value(key, default))
+        return value if value in choices else default
+
+    @property
+    def device(self) -> str:
+        return self._choice("engine/device", DEVICES, "auto")
+
+    @device.setter
+    def device(self, value: str) -> None:
+        if value not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}")
+        self._q.setValue("engine/device", value)
+
+    @property
+    def precision(self) -> str:
+        return self._choice("engine/precision", PRECISIONS, "fp32")
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        if value not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}")
+        self._q.setValue("engine/precision", value)
+
+    @property
+    def theme(self) -> str:
+        return self._choice("view/theme", THEMES, "system")
+
+    @theme.setter
+    def theme(self, value: str) -> None:
+        if value not in THEMES:
+            raise ValueError(f"theme must be one of {THEMES}")
+        self._q.setValue("view/theme", value)
+
+    @property
+    def font_size(self) -> int:
+        try:
+            size = int(self._q.value("view/font_size", DEFAULT_FONT_SIZE))
+        except (TypeError, ValueError):
+            return DEFAULT_FONT_SIZE
+        return min(max(size, MIN_FONT_SIZE), MAX_FONT_SIZE)
+
+    @font_size.setter
+    def font_size(self, value: int) -> None:
+        self._q.setValue("view/font_size", min(max(int(value), MIN_FONT_SIZE), MAX_FONT_SIZE))
+
+    def _flag(self, key: str, default: bool) -> bool:
+        value = self._q.value(key, default)
+        if isinstance(value, str):
+            return value.lower() in ("true", "1", "yes")
+        return bool(value)
+
+    @property
+    def sentiment_tint(self) -> bool:
+        return self._flag("view/sentiment_tint", False)
+
+    @sentiment_tint.setter
+    def sentiment_tint(self, value: bool) -> None:
+        self._q.setValue("view/sentiment_tint", bool(value))
+
+    @property
+    def welcome_dismissed(self) -> bool:
+        return self._flag("start/welcome_dismissed", False)
+
+    @welcome_dismissed.setter
+    def welcome_dismissed(self, value: bool) -> None:
+        self._q.setValue("start/welcome_dismissed", bool(value))
+
+    @property
+    def summary_length(self) -> tuple[str, int]:
+        """("sentences", n) or ("percent", p)."""
+        mode = self._choice("summary/mode", ("sentences", "percent"), "sentences")
+        try:
+            value = int(self._q.value("summary/value", 3 if mode == "sentences" else 20))
+        except (TypeError, ValueError):
+            value = 3 if mode == "sentences" else 20
+        return mode, max(1, min(value, 100 if mode == "percent" else 200))
+
+    @summary_length.setter
+    def summary_length(self, value: tuple[str, int]) -> None:
+        mode, amount = value
+        self._q.setValue("summary/mode", mode)
+        self._q.setValue("summary/value", int(amount))
+
+    # --- lists -----------------------------------------------------------------------------------
+    def _list(self, key: str) -> list[str]:
+        raw = self._q.value(key, "[]")
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else []
+        except ValueError:
+            return []
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def _set_list(self, key: str, values: list[str]) -> None:
+        self._q.setValue(key, json.dumps(list(values)))
+
+    @property
+    def recent_files(self) -> list[str]:
+        return self._list("files/recent")
+
+    def add_recent_file(self, path: str | Path) -> None:
+        path = str(Path(path).resolve())
+        files = [p for p in self.recent_files if p != path]
+        self._set_list("files/recent", [path, *files][:MAX_RECENT])
+
+    def remove_recent_file(self, path: str | Path) -> None:
+        path = str(Path(path).resolve())
+        self._set_list("files/recent", [p for p in self.recent_files if p != path])
+
+    def clear_recent_files(self) -> None:
+        self._set_list("files/recent", [])
+
+    @property
+    def questions(self) -> list[str]:
+        return self._list("ask/history")
+
+    def add_question(self, question: str) -> None:
+        question = question.strip()
+        if question:
+            rest = [q for q in self.questions if q != question]
+            self._set_list("ask/history", [question, *rest][:MAX_QUESTIONS])
+
+    # --- models ----------------------------------------------------------------------------------
+    def model_for(self, task: str) -> str | None:
+        """The model folder or catalog id chosen for `task`; None lets the engine pick."""
+        value = self._q.value(f"models/{task}", "")
+        return str(value) if value else None
+
+    def set_model_for(self, task: str, model: str | Path | None) -> None:
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}")
+        if model:
+            self._q.setValue(f"models/{task}", str(model))
+        else:
+            self._q.remove(f"models/{task}")
+
+    # --- window ----------------------------------------------------------------------------------
+    def window_state(self, key: str) -> QByteArray | None:
+        value = self._q.value(f"window/{key}")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def set_window_state(self, key: str, value: QByteArray) -> None:
+        self._q.setValue(f"window/{key}", value)
+
+    def sync(self) -> None:
+        self._q.sync()

@@ -1,0 +1,162 @@
+"""Screenshots of every panel for the README, taken from the real window.
+
+    xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/take_screenshots.py
+
+Everything runs in a throw-away ALBERT_LENS_HOME: tiny random ALBERT checkpoints are built with
+tests/checkpoint_factory.py (nothing is downloaded), imported into the model store the way a user
+imports a folder, and the app opens a real sample document from ../shared/samples/. The models'
+answers are random, so the pictures show what the app looks like, not what a trained model says.
+The entity model's "O" bias is raised so that it tags a readable share of the words instead of
+nearly all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = Path(__file__).resolve().parent
+SAMPLES = REPO.parent / "shared" / "samples"
+sys.path.insert(0, str(REPO))
+
+
+def build_models(folder: Path) -> dict[str, Path]:
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    from tests import checkpoint_factory as factory
+
+    spiece = factory.train_spiece(folder / "spiece.model")
+    heads = {"ner": "token", "question-answering": "qa", "sentiment": "sequence",
+             "embeddings": "encoder"}
+    made = {}
+    for task, head in heads.items():
+        made[task] = factory.build_checkpoint(folder / f"tiny-{head}", spiece, head=head,
+                                              seed=7)
+    weights = made["ner"] / "model.safetensors"
+    tensors = load_file(weights)
+    bias = tensors["classifier.bias"].copy()
+    bias[0] += 0.9  # label 0 is "O"
+    tensors["classifier.bias"] = bias.astype(np.float32)
+    save_file(tensors, weights, metadata={"format": "pt"})
+    return made
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="albert-lens-shots-"))
+    os.environ["ALBERT_LENS_HOME"] = str(home)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QApplication
+
+    import app  # noqa: F401 - applies the PySide6 work-around before Qt is used
+    from app.main_window import MainWindow
+    from app.settings import Settings
+    from app.theme import apply_theme
+
+    qt = QApplication(sys.argv[:1])
+    qt.setApplicationName("Albert Lens")
+
+    def settle(window, seconds: float = 0.3) -> None:
+        end = time.monotonic() + 120
+        while window.jobs.is_busy() and time.monotonic() < end:
+            qt.processEvents()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            qt.processEvents()
+
+    def shoot(widget, name: str) -> None:
+        path = OUT / f"{name}.png"
+        widget.grab().save(str(path), "PNG", 0)
+        print(f"{path.relative_to(REPO)}  {path.stat().st_size // 1024} KB")
+
+    settings = Settings()
+    settings.theme = "light"
+    apply_theme(qt, "light")
+    window = MainWindow(settings)
+    window.resize(1360, 860)
+    window.show()
+    settle(window)
+    shoot(window, "welcome")
+
+    from engine import models
+
+    for task, folder in build_models(home / "checkpoints").items():
+        models.import_model(folder, task, model_id=f"tiny/{folder.name}")
+    window.models_changed()
+
+    sample = max(SAMPLES.glob("*.txt"))
+    window.open_path(sample)
+    settle(window, 1.0)
+    session = window.current_session()
+    panel = window.entities_panel
+    rows = panel.rows()
+    if rows:
+        panel.activate_row(0)
+        panel.step_mention(1)
+    settle(window)
+    shoot(window, "entities")
+
+    window.show_panel(1)
+    window.ask_panel.question_box.setEditText("What does ALBERT stand for?")
+    window.ask_panel.ask_current()
+    settle(window)
+    shoot(window, "ask")
+
+    window.show_panel(2)
+    window.summary_panel.set_length("sentences", 4)
+    window.summary_panel.start(session)
+    settle(window)
+    if window.summary_panel.list.count():
+        window.summary_panel.list.setCurrentRow(1)
+        window.summary_panel._jump(window.summary_panel.list.item(1))
+    settle(window)
+    shoot(window, "summary")
+
+    window.show_panel(3)
+    window.sentiment_panel.tint_box.setChecked(True)
+    window.sentiment_panel.start(session)
+    settle(window)
+    chart = window.sentiment_panel.chart
+    if chart.points:
+        chart.select(len(chart.points) // 3)
+    settle(window)
+    shoot(window, "sentiment")
+
+    window.find()
+    session.find_bar.edit.setText("ALBERT")
+    session.find_bar.search()
+    settle(window)
+    shoot(window, "find")
+    session.find_bar.close_bar()
+
+    manager = window.show_model_manager()
+    manager.resize(900, 640)
+    item = manager.item_for("tiny/tiny-token")
+    if item is not None:
+        manager.tree.setCurrentItem(item)
+    settle(window)
+    shoot(manager, "models")
+    manager.hide()
+
+    settings.theme = "dark"
+    window.apply_settings({"theme": "dark"})
+    window.sentiment_panel.tint_box.setChecked(False)
+    window.show_panel(1)
+    view = session.view
+    view.scroll_to(view.offset_at(QPoint(10, 10)))
+    settle(window)
+    shoot(window, "dark")
+    settings.theme = "system"
+    settings.sentiment_tint = False
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

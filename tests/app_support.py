@@ -1,0 +1,208 @@
+"""Fakes and helpers for the app tests: small pipeline objects that honour the engine's contract
+(spans in code points, progress, cancel), so the UI can be tested without loading a model."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import Cancelled, CorruptModelFileError, ModelNotFoundError
+from engine.tasks.results import (
+    Answer,
+    Entity,
+    SentenceSentiment,
+    Sentiment,
+    Span,
+    Summary,
+)
+
+SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+
+
+def as_text(source) -> str:
+    """Pipelines take a str or a Document, as engine.pipeline's do."""
+    return source if isinstance(source, str) else source.text
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in SENTENCE.finditer(text):
+        a, b = m.span()
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+@dataclass
+class FakeDevice:
+    provider: str = "CPUExecutionProvider"
+    fallback_reason: str | None = "no GPU provider found"
+    is_gpu: bool = False
+
+    def describe(self) -> str:
+        return f"CPU ({self.fallback_reason})" if self.fallback_reason else "CPU"
+
+
+@dataclass
+class FakeModel:
+    model_dir: Path
+    device: FakeDevice = field(default_factory=FakeDevice)
+
+
+class FakeNER:
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+        self.model = FakeModel(Path("fake-ner"))
+        self.calls = 0
+
+    def __call__(self, text, progress=None, cancel=None, **_options):
+        text = as_text(text)
+        self.calls += 1
+        found = []
+        for name, label in self.names.items():
+            for m in re.finditer(re.escape(name), text):
+                found.append(Entity(label, m.start(), m.end(), name, 0.9))
+        if progress:
+            progress(1, 1)
+        return sorted(found, key=lambda e: e.start)
+
+
+class FakeQA:
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+        self.model = FakeModel(Path("fake-qa"))
+
+    def __call__(self, question, context, top_k=1, progress=None, cancel=None, **_options):
+        context = as_text(context)
+        texts = self.answers.get(question)
+        if not texts:
+            return [Answer("", 0, 0, 0.8, no_answer=True)]
+        out = []
+        for i, t in enumerate(texts[:top_k]):
+            start = context.index(t)
+            out.append(Answer(t, start, start + len(t), 0.9 - 0.2 * i))
+        return out
+
+
+class FakeSentiment:
+    def __init__(self) -> None:
+        self.model = FakeModel(Path("fake-sentiment"))
+
+    def __call__(self, text, progress=None, cancel=None, **_options):
+        text = as_text(text)
+        items = []
+        for a, b in sentences(text):
+            s = text[a:b]
+            pos = 0.9 if ("good" in s or "great" in s) else 0.1 if "bad" in s else 0.5
+            label = "positive" if pos >= 0.5 else "negative"
+            items.append(SentenceSentiment(a, b, s, label, max(pos, 1 - pos),
+                                           {"negative": 1 - pos, "positive": pos}))
+        mean = sum(i.scores["positive"] for i in items) / max(1, len(items))
+        label = "positive" if mean >= 0.5 else "negative"
+        return Sentiment(label, max(mean, 1 - mean),
+                         {"negative": 1 - mean, "positive": mean}, items)
+
+
+class FakeSummarizer:
+    def __init__(self) -> None:
+        self.model = FakeModel(Path("fake-summary"))
+        self.options: dict = {}
+
+    def __call__(self, text, progress=None, cancel=None, max_sentences=None, ratio=None,
+                 **_options):
+        self.options = {"max_sentences": max_sentences, "ratio": ratio}
+        text = as_text(text)
+        spans = sentences(text)
+        n = max_sentences if max_sentences else max(1, round(len(spans) * (ratio or 0.2)))
+        chosen = spans[1::2][:n] or spans[:n]
+        return Summary([Span(a, b, text[a:b], 1.0) for a, b in sorted(chosen)])
+
+
+class SlowPipeline:
+    """Works for `seconds` in small steps, reporting progress and honouring cancel."""
+
+    def __init__(self, seconds: float = 3.0, busy: bool = True, then=None) -> None:
+        self.seconds = seconds
+        self.busy = busy
+        self.then = then  # the pipeline whose result it returns in the end
+        self.model = FakeModel(Path("slow"))
+        self.started = False
+
+    def __call__(self, *args, progress=None, cancel=None, **_options):
+        self.started = True
+        steps = 60
+        for i in range(steps):
+            if cancel is not None and cancel():
+                raise Cancelled("The analysis was cancelled.")
+            end = time.perf_counter() + self.seconds / steps
+            if self.busy:
+                # Pure Python holds the GIL in slices: the worst case for the UI thread.
+                while time.perf_counter() < end:
+                    sum(range(2000))
+            else:
+                time.sleep(self.seconds / steps)
+            if progress is not None:
+                progress(i + 1, steps)
+        return self.then(*args, **_options) if self.then is not None else []
+
+
+def fake_factory(pipes: dict | None = None, failing: set[str] | None = None,
+                 missing: set[str] | None = None):
+    """A pipeline factory for MainWindow(pipeline_factory=...)."""
+    pipes = pipes or {}
+    failing = failing or set()
+    missing = missing or set()
+    defaults = {
+        "ner": lambda: FakeNER({"Marie Curie": "PER", "Warsaw": "LOC", "Paris": "LOC",
+                                "Sorbonne": "ORG"}),
+        "question-answering": lambda: FakeQA({"Where was she born?": ["Warsaw", "Paris"]}),
+        "sentiment": FakeSentiment,
+        "summarization": FakeSummarizer,
+    }
+    made: dict[str, object] = {}
+
+    def factory(task, model, device, precision):
+        if task in missing:
+            raise ModelNotFoundError(f"No {task} model is installed.")
+        if task in failing:
+            raise CorruptModelFileError(f"The {task} model's weights are truncated.")
+        if task not in made:
+            made[task] = pipes[task] if task in pipes else defaults[task]()
+        return made[task]
+
+    factory.made = made
+    return factory
+
+
+SAMPLE_TEXT = (
+    "😀 𝔘nicode first: Marie Curie was born in Warsaw. She moved to Paris in 1891.\n\n"
+    "At the Sorbonne she did great work. Some days were bad. Marie Curie won two Nobel "
+    "prizes.\n\n"
+    "Warsaw remembers her; so does Paris. It is a good story."
+)
+
+
+def wait_idle(qtbot, window, timeout: int = 10000) -> None:
+    """Until no job runs (documents opened, analyses finished)."""
+    qtbot.waitUntil(lambda: not window.jobs.is_busy(), timeout=timeout)
+
+
+def open_document(qtbot, window, path, timeout: int = 10000):
+    """Open `path` in `window` and wait for its tab and its entity run to settle."""
+    window.open_path(path)
+    qtbot.waitUntil(lambda: any(str(s.document.path) == str(Path(path).absolute())
+                                for s in window.sessions), timeout=timeout)
+    wait_idle(qtbot, window, timeout)
+    return window.current_session()
+
+
+def message_boxes(window):
+    from PySide6.QtWidgets import QMessageBox
+
+    return [b for b in window.findChildren(QMessageBox) if b.isVisible()]

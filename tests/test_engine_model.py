@@ -70,6 +70,17 @@ def test_outputs_match_transformers(checkpoints, head, shape, backend):
     assert model.head == head
 
 
+@pytest.mark.parametrize("head", ["qa", "token"])
+def test_checkpoint_without_pooler_as_encoder(checkpoints, head):
+    model_dir = checkpoints(head)
+    ids, mask, types = _padded_batch(AlbertConfig.from_pretrained(model_dir).vocab_size)
+    ref = _reference(model_dir, ids, mask, types)
+    model = engine.load_model(model_dir, head="encoder")
+    assert model.output_names == ["last_hidden_state"]
+    out = model(ids, mask, types)
+    np.testing.assert_allclose(out["last_hidden_state"], ref["last_hidden_state"], atol=1e-4)
+
+
 def test_labels_come_from_config(checkpoints):
     model = engine.load_model(checkpoints("token"))
     assert model.id2label == dict(enumerate(factory.CONLL_LABELS))

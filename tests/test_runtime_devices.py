@@ -99,11 +99,20 @@ def test_plan_batches_respects_budget_and_keeps_every_index():
         assert flat == list(range(len(lengths)))
         for b in batches:
             assert len(b) <= size
-            assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= budget
+            longest = max(lengths[i] for i in b)
+            assert len(b) == 1 or len(b) * longest <= budget
+            assert all(longest <= lengths[i] * 1.25 + 8 for i in b)
         padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
-        assert padded >= sum(lengths)
+        assert sum(lengths) <= padded <= 1.25 * sum(lengths) + 8 * len(lengths)
 
     check()
+
+
+def test_one_long_sequence_does_not_pad_its_neighbours():
+    lengths = [60] * 20 + [458]
+    batches = plan_batches(lengths, max_batch_tokens=16384)
+    assert [20] in batches
+    assert sum(len(b) * max(lengths[i] for i in b) for b in batches) == sum(lengths)
 
 
 def test_pad_batch():

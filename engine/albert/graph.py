@@ -15,7 +15,7 @@ from engine.albert.config import AlbertConfig
 from engine.albert.weights import AlbertWeights, LayerWeights
 
 # Bump when the graph changes shape or semantics: it is part of the cache key.
-GRAPH_VERSION = 3
+GRAPH_VERSION = 4
 ONNX_OPSET = 17
 MS_DOMAIN = "com.microsoft"
 
@@ -107,7 +107,10 @@ def build_graph(config: AlbertConfig, weights: AlbertWeights,
                 outputs: tuple[str, ...] | None = None) -> onnx.ModelProto:
     """The ONNX model for `weights.head`, with dynamic batch and sequence axes."""
     w = _GraphWriter()
-    outputs = outputs or OUTPUTS_OF_HEAD[weights.head]
+    if outputs is None:
+        # QA and token-classification checkpoints carry no pooler: their encoder has no pooler_output.
+        outputs = tuple(name for name in OUTPUTS_OF_HEAD[weights.head]
+                        if name != "pooler_output" or weights.pooler_w is not None)
     batch_seq = ["batch", "sequence"]
     inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, batch_seq)
               for n in ("input_ids", "attention_mask", "token_type_ids")]

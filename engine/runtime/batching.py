@@ -13,8 +13,14 @@ import numpy as np
 
 
 def plan_batches(lengths: Sequence[int], max_batch_tokens: int = 16384,
-                 max_batch_size: int = 64) -> list[list[int]]:
-    """Group sequence indices into batches; padded cost of a batch <= max_batch_tokens."""
+                 max_batch_size: int = 64, max_padding: float = 1.25,
+                 padding_slack: int = 8) -> list[list[int]]:
+    """Group sequence indices into batches of similar length.
+
+    A batch's padded cost (members x longest) stays <= max_batch_tokens, and no member is padded
+    beyond `max_padding` x its own length + `padding_slack` tokens: one long sentence among short
+    ones gets a batch of its own instead of making every neighbour pay for its length.
+    """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []
@@ -23,7 +29,8 @@ def plan_batches(lengths: Sequence[int], max_batch_tokens: int = 16384,
         length = max(1, lengths[index])
         longest_if_added = max(longest, length)
         fits = (len(current) + 1) * longest_if_added <= max_batch_tokens
-        if current and (not fits or len(current) >= max_batch_size):
+        similar = longest_if_added <= length * max_padding + padding_slack
+        if current and (not fits or not similar or len(current) >= max_batch_size):
             batches.append(current)
             current, longest_if_added = [], length
         current.append(index)

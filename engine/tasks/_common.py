@@ -1,0 +1,218 @@
+"""What every task shares: model resolution, loading, spans, progress and cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import Cancelled, ModelNotFoundError
+
+Progress = Callable[[int, int], None] | None
+Cancel = Callable[[], bool] | None
+
+# The task name the model store knows for each pipeline, and the catalog id to suggest.
+STORE_TASK = {
+    "question-answering": "question-answering",
+    "ner": "ner",
+    "sentiment": "sentiment",
+    "summarization": "summarization",
+}
+SUGGESTED = {
+    "question-answering": "twmkn9/albert-base-v2-squad2",
+    "ner": "ArBert/albert-base-v2-finetuned-ner",
+    "sentiment": "textattack/albert-base-v2-SST-2",
+    "summarization": "sentence-transformers/paraphrase-albert-small-v2",
+}
+
+
+def default_model_dir(task: str) -> Path:
+    """The installed default for `task`; ModelNotFoundError saying how to install one."""
+    try:
+        from engine.models.store import default_model_dir as store_default
+    except ImportError:
+        store_default = None
+    if store_default is not None:
+        return Path(store_default(STORE_TASK[task]))
+    raise ModelNotFoundError(
+        f"No {task} model is installed. Install one with: "
+        f"albert-lens models download {SUGGESTED[task]}"
+    )
+
+
+def resolve_model_dir(task: str, model) -> Path:
+    """A folder for `model` (a folder or an installed catalog id), or the task's default."""
+    if model is None:
+        return default_model_dir(task)
+    from engine.runtime.model import resolve_model_dir as resolve
+
+    return resolve(model)
+
+
+def model_name(model_dir: Path) -> str:
+    """A name for people: the catalog id of an installed model, else the folder name."""
+    meta = Path(model_dir) / "albert-lens.json"
+    if meta.is_file():
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("id"), str):
+                return data["id"]
+        except (OSError, ValueError):
+            pass
+    return Path(model_dir).name
+
+
+@dataclass
+class TaskModel:
+    """A tokenizer and a network loaded together for one task."""
+
+    model_dir: Path
+    tokenizer: Any
+    model: Any
+
+    @property
+    def name(self) -> str:
+        return model_name(self.model_dir)
+
+    def describe(self) -> str:
+        return self.model.describe()
+
+
+class TaskPipeline:
+    """What every pipeline exposes besides its call: the model in use and where it runs."""
+
+    task = ""
+    loaded: TaskModel
+
+    @property
+    def model_name(self) -> str:
+        return self.loaded.name
+
+    @property
+    def model_dir(self) -> Path:
+        return self.loaded.model_dir
+
+    @property
+    def device(self):
+        """The `DeviceChoice` in use (`.describe()`, `.is_gpu`, `.fallback_reason`)."""
+        return self.loaded.model.device
+
+    def describe(self) -> str:
+        return f"{self.model_name} on {self.device.describe()}"
+
+
+def load_task_model(model_dir: Path, device: str, head: str, backend: str = "onnx",
+                    precision: str = "fp32") -> TaskModel:
+    import engine
+
+    tokenizer = engine.load_tokenizer(model_dir)
+    model = engine.load_model(model_dir, device=device, backend=backend, precision=precision,
+                              head=head)
+    return TaskModel(Path(model_dir), tokenizer, model)
+
+
+def check_head(loaded: TaskModel, wanted: str, task: str) -> None:
+    from engine.errors import UnsupportedModelError
+
+    if loaded.model.head != wanted:
+        raise UnsupportedModelError(
+            f"The model in {loaded.model_dir} has a '{loaded.model.head}' head; the {task} task "
+            f"needs a '{wanted}' head. Choose a {task} model (for example "
+            f"{SUGGESTED[task]})."
+        )
+
+
+# --- text ----------------------------------------------------------------------------------------
+def text_and_paragraphs(source) -> tuple[str, list[tuple[int, int]] | None]:
+    """A str, or anything with `.text` (a Document), and its paragraph ranges when it has them."""
+    if isinstance(source, str):
+        return source, None
+    text = getattr(source, "text", None)
+    if not isinstance(text, str):
+        raise TypeError(f"expected a str or a Document, not {type(source).__name__}")
+    paragraphs = getattr(source, "paragraphs", None)
+    ranges = [(int(p.start), int(p.end)) for p in paragraphs] if paragraphs else None
+    return text, ranges
+
+
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) without surrounding whitespace (may become empty)."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class LRU(OrderedDict):
+    """A tiny least-recently-used cache, safe to share between worker threads."""
+
+    def __init__(self, size: int = 8):
+        super().__init__()
+        self.size = size
+        self._lock = threading.Lock()
+
+    def get_or(self, key, make: Callable[[], Any]):
+        with self._lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        value = make()  # outside the lock: two threads may build the same value, never wait
+        with self._lock:
+            if key in self:
+                return self[key]
+            self[key] = value
+            while len(self) > self.size:
+                self.popitem(last=False)
+        return value
+
+
+# --- running many sequences ---------------------------------------------------------------------
+def run_bucketed(model, sequences: list, outputs: list[str], max_batch_tokens: int = 8192,
+                 progress: Progress = None, cancel: Cancel = None) -> list[dict]:
+    """Run many sequences through `model` (results in input order).
+
+    `LoadedModel.run_sequences` sorts by length, caps each batch's padding and packs batches
+    under the token budget, so a mix of short and long sequences costs about their sum.
+    """
+    check_cancel(cancel)
+    return model.run_sequences(sequences, outputs=outputs, max_batch_tokens=max_batch_tokens,
+                               progress=progress, cancel=cancel)
+
+
+# --- progress and cancel -------------------------------------------------------------------------
+def check_cancel(cancel: Cancel) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled("The analysis was cancelled.")
+
+
+def report(progress: Progress, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    z = np.exp(x - x.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
+
+
+def logsumexp(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return float("-inf")
+    m = float(x.max())
+    if not np.isfinite(m):
+        return m
+    return m + float(np.log(np.exp(x - m).sum()))

@@ -1,0 +1,223 @@
+"""Named entities: token classification, BIO/IOB decoding and transformers' aggregation.
+
+The text is tokenized once and read in windows of ``max_length`` tokens that overlap by
+``stride`` tokens. Every token takes its label probabilities from the window where it has the
+most context on both sides, so the document is decoded as one token sequence: no entity is cut
+or repeated at a window edge. Decoding then follows transformers 4.57's token-classification
+pipeline step by step:
+
+- ``aggregation="simple"``: each token's best label, then adjacent tokens grouped (a ``B-``
+  starts a new entity, ``I-`` or a bare tag continues one of the same type);
+- ``"first"`` / ``"average"`` / ``"max"``: tokens are first fused into words (the pipeline's
+  heuristic for sentencepiece tokenizers: a token is inside a word when no plain space touches
+  its start; an unknown token starts a word), the word label being the first token's, the
+  averaged scores' or the most confident token's; then words are grouped as above;
+- ``"none"``: one entity per token with its raw label (``B-PER``...).
+
+Labels come from the checkpoint's ``id2label``; the entity label is the tag without its
+``B-``/``I-`` prefix, its score the mean of its tokens' (words') scores, and ``O`` is dropped.
+Spans are the union of the tokens' character spans, trimmed of whitespace; a group that would
+cover only whitespace is dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.albert.tokenizer import SPECIAL_TOKENS
+from engine.tasks._common import (
+    Cancel,
+    Progress,
+    TaskPipeline,
+    check_cancel,
+    check_head,
+    load_task_model,
+    resolve_model_dir,
+    run_bucketed,
+    softmax,
+    text_and_paragraphs,
+    trim,
+)
+from engine.tasks.qa import window_bounds
+from engine.tasks.results import Entity
+
+TASK = "ner"
+AGGREGATIONS = ("none", "simple", "first", "average", "max")
+
+
+class TokenClassificationPipeline(TaskPipeline):
+    """``ner(text, aggregation="simple") -> list[Entity]`` in text order.
+
+    Options: ``aggregation`` (none|simple|first|average|max, default simple), ``max_length``
+    (window size in tokens, default the model's maximum, at most 512), ``stride`` (tokens shared
+    by consecutive windows, default 64), ``ignore_labels`` (default ("O",)).
+    """
+
+    task = TASK
+
+    def __init__(self, model=None, device: str = "auto", *, backend: str = "onnx",
+                 precision: str = "fp32", aggregation: str = "simple",
+                 max_length: int | None = None, stride: int = 64,
+                 ignore_labels: tuple[str, ...] = ("O",), max_batch_tokens: int = 8192):
+        model_dir = resolve_model_dir(TASK, model)
+        self.loaded = load_task_model(model_dir, device, "auto", backend, precision)
+        check_head(self.loaded, "token", TASK)
+        self.tokenizer = self.loaded.tokenizer
+        self.model = self.loaded.model
+        n_labels = self.model.config.num_labels
+        id2label = self.model.id2label
+        self.labels = [id2label.get(i, f"LABEL_{i}") for i in range(n_labels)]
+        self.aggregation = _check_aggregation(aggregation)
+        self.max_length = min(max_length or self.model.max_length, self.model.max_length)
+        if self.max_length < 3:
+            raise ValueError("max_length must leave room for at least one token")
+        self.stride = stride
+        self.ignore_labels = tuple(ignore_labels)
+        self.max_batch_tokens = max_batch_tokens
+
+    def __call__(self, text, *, aggregation: str | None = None, progress: Progress = None,
+                 cancel: Cancel = None) -> list[Entity]:
+        strategy = _check_aggregation(aggregation or self.aggregation)
+        text, _ = text_and_paragraphs(text)
+        check_cancel(cancel)
+        ids, pieces, offsets = self.tokenizer.tokenize_with_offsets(text)
+        if not ids:
+            return []
+        probs = self.token_probabilities(ids, progress=progress, cancel=cancel)
+        pre = self._pre_entities(text, ids, pieces, offsets, probs)
+        if strategy in ("none", "simple"):
+            tokens = [_token_entity(p, self.labels) for p in pre]
+        else:
+            tokens = _aggregate_words(pre, strategy, self.labels)
+        if strategy == "none":
+            groups = tokens
+        else:
+            groups = _group_entities(tokens)
+        out = []
+        for g in groups:
+            if g["entity"] in self.ignore_labels:
+                continue
+            a, b = trim(text, g["start"], g["end"])
+            if a < b:
+                out.append(Entity(g["entity"], a, b, text[a:b], float(g["score"])))
+        return out
+
+    def token_probabilities(self, ids: list[int], progress: Progress = None,
+                            cancel: Cancel = None) -> np.ndarray:
+        """(n_tokens, n_labels) probabilities, each token from its best-centred window."""
+        n = len(ids)
+        width = self.max_length - 2
+        stride = min(self.stride, width - 1) if n > width else 0
+        bounds = window_bounds(0, n, width, stride)
+        tok = self.tokenizer
+        seqs = [[tok.cls_token_id, *ids[a:b], tok.sep_token_id] for a, b in bounds]
+        outs = run_bucketed(self.model, seqs, outputs=["logits"],
+                            max_batch_tokens=self.max_batch_tokens,
+                            progress=progress, cancel=cancel)
+        probs = np.zeros((n, len(self.labels)), dtype=np.float32)
+        best = np.full(n, -1, dtype=np.int64)
+        for (a, b), out in zip(bounds, outs):
+            logits = np.asarray(out["logits"], dtype=np.float32)[1:-1]
+            pos = np.arange(a, b)
+            context = np.minimum(pos - a, b - 1 - pos)
+            take = context > best[a:b]
+            probs[a:b][take] = _softmax32(logits[take])
+            best[a:b][take] = context[take]
+        return probs
+
+    def _pre_entities(self, text: str, ids, pieces, offsets, probs) -> list[dict]:
+        unk = self.tokenizer.unk_token_id
+        pre = []
+        for k, (piece, (s, e)) in enumerate(zip(pieces, offsets)):
+            if piece in SPECIAL_TOKENS and text[s:e] == piece:
+                continue  # a special-token string written in the text: masked like the pipeline
+            # transformers' offsets for a "▁" piece start on the whitespace before the word.
+            hs = s - 1 if piece.startswith("\u2581") and s > 0 and text[s - 1].isspace() else s
+            is_subword = hs > 0 and " " not in text[hs - 1:hs + 1]
+            if ids[k] == unk:
+                is_subword = False
+            pre.append({"scores": probs[k], "start": s, "end": e, "is_subword": is_subword})
+        return pre
+
+
+def _check_aggregation(value: str) -> str:
+    value = str(value).lower()
+    if value not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}; got {value!r}")
+    return value
+
+
+def _softmax32(logits: np.ndarray) -> np.ndarray:
+    if logits.size == 0:
+        return logits
+    return softmax(logits).astype(np.float32)
+
+
+def _token_entity(pre: dict, labels: list[str]) -> dict:
+    idx = int(pre["scores"].argmax())
+    return {"entity": labels[idx], "score": float(pre["scores"][idx]),
+            "start": pre["start"], "end": pre["end"]}
+
+
+def _aggregate_words(pre: list[dict], strategy: str, labels: list[str]) -> list[dict]:
+    words: list[dict] = []
+    group: list[dict] = []
+    for p in pre:
+        if group and not p["is_subword"]:
+            words.append(_aggregate_word(group, strategy, labels))
+            group = []
+        group.append(p)
+    if group:
+        words.append(_aggregate_word(group, strategy, labels))
+    return words
+
+
+def _aggregate_word(group: list[dict], strategy: str, labels: list[str]) -> dict:
+    if strategy == "first":
+        scores = group[0]["scores"]
+        idx = int(scores.argmax())
+        score = scores[idx]
+    elif strategy == "max":
+        best = max(group, key=lambda p: p["scores"].max())
+        idx = int(best["scores"].argmax())
+        score = best["scores"][idx]
+    else:  # average
+        avg = np.nanmean(np.stack([p["scores"] for p in group]), axis=0)
+        idx = int(avg.argmax())
+        score = avg[idx]
+    return {"entity": labels[idx], "score": float(score), "start": group[0]["start"],
+            "end": group[-1]["end"]}
+
+
+def _tag(label: str) -> tuple[str, str]:
+    if label.startswith("B-"):
+        return "B", label[2:]
+    if label.startswith("I-"):
+        return "I", label[2:]
+    return "I", label
+
+
+def _group_entities(tokens: list[dict]) -> list[dict]:
+    groups: list[dict] = []
+    run: list[dict] = []
+    for t in tokens:
+        if run:
+            bi, tag = _tag(t["entity"])
+            _, last_tag = _tag(run[-1]["entity"])
+            if tag == last_tag and bi != "B":
+                run.append(t)
+                continue
+            groups.append(_group(run))
+        run = [t]
+    if run:
+        groups.append(_group(run))
+    return groups
+
+
+def _group(run: list[dict]) -> dict:
+    return {
+        "entity": run[0]["entity"].split("-", 1)[-1],
+        "score": float(np.nanmean([t["score"] for t in run])),
+        "start": run[0]["start"],
+        "end": run[-1]["end"],
+    }

@@ -1,0 +1,395 @@
+"""Extractive question answering over contexts of any length.
+
+How an answer is found
+----------------------
+The context is tokenized once (cached per document text) and read in windows
+``[CLS] question [SEP] context-slice [SEP]`` of ``max_seq_len`` tokens, consecutive slices sharing
+``doc_stride`` tokens, exactly as transformers' fast tokenizers cut them for the
+question-answering pipeline.
+
+Which windows are read:
+
+- ``thorough=True``, or a context of at most ``read_all_windows`` windows: every window;
+- otherwise a retrieval step picks what the reader sees: the document is cut into passages
+  (paragraphs merged/split to ~40-120 words) indexed once with BM25
+  (`engine.tasks.retrieval`), and the best passages for the question are read, in rank order,
+  up to ``passages`` passages and ``reader_tokens`` context tokens (the first passage always;
+  each passage is windowed the same way when it is longer than one window). This keeps an
+  answer on a long document to about one second of model time on a laptop CPU with an
+  albert-base-sized model, whatever the document's length.
+
+Inside one window the candidates are those of transformers 4.57's pipeline: spans of context
+tokens ``i <= j < i + max_answer_len``, ranked by ``start_logit[i] + end_logit[j]`` (the same
+order as the pipeline's ``p_start[i] * p_end[j]``: both softmaxes are over the same window),
+its ``top_k * 2 + 10`` best expanded to whole words (``align_to_words``) and candidates with the
+same lower-cased text merged by adding their probabilities. So the best answer from one window is
+the span transformers' pipeline picks for that window.
+
+Scores (comparable across windows)
+----------------------------------
+Across windows answers are ranked by the original SQuAD score, ``start_logit + end_logit``
+(raw logits are comparable across windows, per-window probabilities are not; a span seen by two
+overlapping windows keeps its best). ``Answer.score`` is a probability under one softmax shared
+by every candidate span of every window read::
+
+    score(span) = exp(s_i + e_j) / Z,
+    Z = sum over windows read, over context spans (i <= j < i + max_answer_len) of exp(s_i + e_j)
+        (+ exp(null) when "no answer" is allowed)
+
+(merged candidates add their terms). For a one-window context this is the span's share of all
+the spans the pipeline could have picked.
+
+No answer (SQuAD 2.0 models)
+----------------------------
+``null = min over windows read of start_logit[CLS] + end_logit[CLS]`` (as in SQuAD 2.0's
+run_squad). When ``allow_no_answer`` (default: on for models whose id, folder, config or model
+card says SQuAD 2.0), the answer is "no answer" if ``null - best_span_score > null_threshold``
+(default 0.0, the SQuAD 2.0 rule; with one window and threshold 0 this is transformers'
+``handle_impossible_answer=True``). It is reported as ``Answer("", 0, 0, score, no_answer=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.tasks._common import (
+    Cancel,
+    Progress,
+    TaskPipeline,
+    check_cancel,
+    check_head,
+    load_task_model,
+    logsumexp,
+    resolve_model_dir,
+    run_bucketed,
+    text_and_paragraphs,
+    trim,
+)
+from engine.tasks.results import Answer
+from engine.tasks.retrieval import PassageIndex, passage_index
+
+TASK = "question-answering"
+PASSAGE_WORDS = (40, 120)
+_SQUAD2 = re.compile(r"squad[\s_-]*(?:v|version\s*)?2|squad2", re.IGNORECASE)
+
+
+@dataclass
+class ContextTokens:
+    """The tokenization of a context, cached with the document's index."""
+
+    ids: np.ndarray  # (n,) int64
+    starts: np.ndarray  # (n,) char start of each token
+    ends: np.ndarray  # (n,) char end of each token
+    word_start: np.ndarray  # (n,) bool: the piece begins a word ("▁...")
+
+
+@dataclass
+class _Window:
+    ids: list[int]
+    type_ids: list[int]
+    first: int  # global index of the first context token
+    count: int  # context tokens in the window
+    offset: int  # position of the first context token in the window
+
+
+@dataclass
+class _Candidate:
+    start: int
+    end: int
+    raw: float
+
+
+class QuestionAnsweringPipeline(TaskPipeline):
+    """``qa(question=..., context=...) -> list[Answer]`` (best first).
+
+    Options (constructor defaults, each overridable per call): ``max_seq_len=384``,
+    ``doc_stride=128``, ``max_answer_len=15``, ``top_k=1``, ``max_question_len=64`` (longer
+    questions are cut), ``align_to_words=True``, ``allow_no_answer=None`` (auto),
+    ``null_threshold=0.0``, ``thorough=False``, ``passages=4``, ``reader_tokens=800``,
+    ``read_all_windows=2``.
+    """
+
+    task = TASK
+
+    def __init__(self, model=None, device: str = "auto", *, backend: str = "onnx",
+                 precision: str = "fp32", max_seq_len: int = 384, doc_stride: int = 128,
+                 max_answer_len: int = 15, top_k: int = 1, max_question_len: int = 64,
+                 align_to_words: bool = True, allow_no_answer: bool | None = None,
+                 null_threshold: float = 0.0, thorough: bool = False, passages: int = 4,
+                 reader_tokens: int = 800, read_all_windows: int = 2,
+                 max_batch_tokens: int = 4096):
+        model_dir = resolve_model_dir(TASK, model)
+        self.loaded = load_task_model(model_dir, device, "auto", backend, precision)
+        check_head(self.loaded, "qa", TASK)
+        self.tokenizer = self.loaded.tokenizer
+        self.model = self.loaded.model
+        if allow_no_answer is None:
+            allow_no_answer = is_squad2_model(model_dir)
+        self.options = {
+            "max_seq_len": max_seq_len, "doc_stride": doc_stride,
+            "max_answer_len": max_answer_len, "top_k": top_k,
+            "max_question_len": max_question_len, "align_to_words": align_to_words,
+            "allow_no_answer": allow_no_answer, "null_threshold": null_threshold,
+            "thorough": thorough, "passages": passages, "reader_tokens": reader_tokens,
+            "read_all_windows": read_all_windows,
+        }
+        self.max_batch_tokens = max_batch_tokens
+        self._tok_key = str(self.tokenizer.spiece_path.resolve())
+
+    # --- indexing --------------------------------------------------------------------------------
+    def index(self, context) -> PassageIndex:
+        """Index a document once (passages, BM25, tokenization); later questions reuse it."""
+        text, paragraphs = text_and_paragraphs(context)
+        index = passage_index(text, paragraphs, min_words=PASSAGE_WORDS[0],
+                              max_words=PASSAGE_WORDS[1])
+        self._context_tokens(index)
+        return index
+
+    def _context_tokens(self, index: PassageIndex) -> ContextTokens:
+        key = ("qa-tokens", self._tok_key)
+        found = index.extras.get(key)
+        if found is None:
+            ids, pieces, offsets = self.tokenizer.tokenize_with_offsets(index.text)
+            found = ContextTokens(
+                ids=np.asarray(ids, dtype=np.int64),
+                starts=np.asarray([o[0] for o in offsets], dtype=np.int64),
+                ends=np.asarray([o[1] for o in offsets], dtype=np.int64),
+                word_start=np.asarray([p.startswith("\u2581") for p in pieces], dtype=bool),
+            )
+            index.extras[key] = found
+        return found
+
+    # --- answering -------------------------------------------------------------------------------
+    def __call__(self, question: str, context, *, progress: Progress = None,
+                 cancel: Cancel = None, **options) -> list[Answer]:
+        opts = dict(self.options)
+        unknown = set(options) - set(opts)
+        if unknown:
+            raise TypeError(f"unknown question-answering option(s): {', '.join(sorted(unknown))}")
+        opts.update(options)
+        _check_options(opts)
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("The question is empty.")
+        check_cancel(cancel)
+        index = self.index(context)
+        text = index.text
+        toks = self._context_tokens(index)
+        q_ids = self.tokenizer.tokenize_with_offsets(question)[0][: opts["max_question_len"]]
+        width = opts["max_seq_len"] - len(q_ids) - 3
+        if width <= opts["doc_stride"] and len(toks.ids) > width:
+            raise ValueError(
+                f"max_seq_len={opts['max_seq_len']} leaves {width} context tokens per window "
+                f"after the question, not more than doc_stride={opts['doc_stride']}."
+            )
+        if width <= 0:
+            raise ValueError("The question is too long for max_seq_len.")
+        n = len(toks.ids)
+        if n == 0:
+            return self._no_context_answer(opts)
+        all_bounds = window_bounds(0, n, width, opts["doc_stride"])
+        if opts["thorough"] or len(all_bounds) <= opts["read_all_windows"]:
+            bounds = all_bounds
+        else:
+            bounds = self._retrieved_bounds(index, toks, question, width, opts)
+        windows = [self._window(q_ids, toks, a, b) for a, b in bounds]
+        check_cancel(cancel)
+        outputs = run_bucketed(self.model, windows, outputs=["start_logits", "end_logits"],
+                               max_batch_tokens=self.max_batch_tokens, progress=progress,
+                               cancel=cancel)
+        return self._decode(text, toks, windows, outputs, opts)
+
+    def _retrieved_bounds(self, index: PassageIndex, toks: ContextTokens, question: str,
+                          width: int, opts: dict) -> list[tuple[int, int]]:
+        ranges: list[tuple[int, int]] = []
+        used = 0
+        for i, _ in index.search(question, len(index.passages)):
+            a, b = index.passages[i]
+            ta = int(np.searchsorted(toks.ends, a, side="right"))
+            tb = int(np.searchsorted(toks.starts, b, side="left"))
+            # A zero-width token ("▁") right at the passage start belongs to it.
+            while ta > 0 and toks.ends[ta - 1] == toks.starts[ta - 1] == a:
+                ta -= 1
+            if tb <= ta or (ranges and used + (tb - ta) > opts["reader_tokens"]):
+                continue
+            ranges.append((ta, tb))
+            used += tb - ta
+            if len(ranges) >= opts["passages"] or used >= opts["reader_tokens"]:
+                break
+        ranges.sort()
+        merged: list[list[int]] = []
+        for a, b in ranges:
+            # Neighbouring passages are read together when they fit in one window.
+            if merged and a <= merged[-1][1] and b - merged[-1][0] <= width:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        bounds = []
+        for a, b in merged:
+            bounds.extend(window_bounds(a, b, width, opts["doc_stride"]))
+        return bounds
+
+    def _window(self, q_ids: list[int], toks: ContextTokens, a: int, b: int) -> _Window:
+        tok = self.tokenizer
+        ctx = toks.ids[a:b].tolist()
+        ids = [tok.cls_token_id, *q_ids, tok.sep_token_id, *ctx, tok.sep_token_id]
+        type_ids = [0] * (len(q_ids) + 2) + [1] * (len(ctx) + 1)
+        return _Window(ids, type_ids, a, b - a, len(q_ids) + 2)
+
+    def _no_context_answer(self, opts: dict) -> list[Answer]:
+        if opts["allow_no_answer"]:
+            return [Answer("", 0, 0, 1.0, no_answer=True)]
+        return []
+
+    # --- decoding --------------------------------------------------------------------------------
+    def _decode(self, text: str, toks: ContextTokens, windows: list[_Window], outputs: list[dict],
+                opts: dict) -> list[Answer]:
+        top_k = opts["top_k"]
+        pre_k = top_k * 2 + 10 if opts["align_to_words"] else top_k
+        best: dict[tuple[int, int], float] = {}
+        lse_terms = []
+        null = float("inf")
+        for win, out in zip(windows, outputs):
+            s = np.asarray(out["start_logits"], dtype=np.float64)
+            e = np.asarray(out["end_logits"], dtype=np.float64)
+            null = min(null, float(s[0] + e[0]))
+            c0 = win.offset
+            scores = band_scores(s[c0:c0 + win.count], e[c0:c0 + win.count],
+                                 opts["max_answer_len"])
+            lse_terms.append(logsumexp(scores[np.isfinite(scores)]))
+            for cand in _window_candidates(text, toks, win, scores, pre_k, opts["align_to_words"]):
+                key = (cand.start, cand.end)
+                if key not in best or cand.raw > best[key]:
+                    best[key] = cand.raw
+        allow_null = bool(opts["allow_no_answer"])
+        if allow_null:
+            lse_terms.append(null)
+        z = logsumexp(np.asarray(lse_terms))
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        answers = [
+            Answer(text[a:b], a, b, float(np.exp(raw - z)))
+            for (a, b), raw in ranked[:top_k]
+        ]
+        if allow_null:
+            null_answer = Answer("", 0, 0, float(np.exp(null - z)), no_answer=True)
+            if not ranked or null - ranked[0][1] > opts["null_threshold"]:
+                answers.insert(0, null_answer)
+            else:
+                pos = 1 + sum(1 for _, raw in ranked[1:top_k] if raw >= null)
+                answers.insert(pos, null_answer)
+            answers = answers[:top_k]
+        return answers
+
+
+def band_scores(start: np.ndarray, end: np.ndarray, max_answer_len: int) -> np.ndarray:
+    """(m, m) matrix of start[i] + end[j] for i <= j < i + max_answer_len, -inf elsewhere."""
+    m = len(start)
+    scores = start[:, None] + end[None, :]
+    diff = np.arange(m)[None, :] - np.arange(m)[:, None]
+    scores[(diff < 0) | (diff >= max_answer_len)] = -np.inf
+    return scores
+
+
+def _window_candidates(text: str, toks: ContextTokens, win: _Window, scores: np.ndarray,
+                       pre_k: int, align: bool) -> list[_Candidate]:
+    """The pipeline's candidates of one window: top pre_k spans, word-aligned, merged by text."""
+    flat = scores.ravel()
+    finite = int(np.isfinite(flat).sum())
+    k = min(pre_k, finite)
+    if k <= 0:
+        return []
+    if k < flat.size:
+        idx = np.argpartition(-flat, k - 1)[:k]
+    else:
+        idx = np.arange(flat.size)
+    idx = idx[np.argsort(-flat[idx], kind="stable")]
+    m = scores.shape[0]
+    first, last = win.first, win.first + win.count
+    merged: dict[str, list] = {}
+    order: list[str] = []
+    for flat_i in idx:
+        i, j = divmod(int(flat_i), m)
+        gi, gj = first + i, first + j
+        if align:
+            gi = _word_first(toks, gi, first)
+            gj = _word_last(toks, gj, last)
+        start, end = int(toks.starts[gi]), int(toks.ends[gj])
+        a, b = trim(text, start, end)
+        if a >= b:
+            continue
+        # transformers compares answer texts that start one character earlier when a word
+        # starts after whitespace (its offsets include the "▁"); merge under the same key.
+        lead = a - 1 if a > 0 and text[a - 1].isspace() and toks.word_start[gi] else a
+        key = text[lead:b].lower()
+        raw = float(flat[flat_i])
+        if key in merged:
+            merged[key][2].append(raw)
+        else:
+            merged[key] = [a, b, [raw]]
+            order.append(key)
+    out = [_Candidate(merged[k][0], merged[k][1], logsumexp(np.asarray(merged[k][2])))
+           for k in order]
+    out.sort(key=lambda c: -c.raw)
+    return out
+
+
+def _word_first(toks: ContextTokens, g: int, lo: int) -> int:
+    while g > lo and not toks.word_start[g]:
+        g -= 1
+    return g
+
+
+def _word_last(toks: ContextTokens, g: int, hi: int) -> int:
+    while g + 1 < hi and not toks.word_start[g + 1]:
+        g += 1
+    return g
+
+
+def window_bounds(a: int, b: int, width: int, stride: int) -> list[tuple[int, int]]:
+    """[start, stop) token windows over [a, b), `stride` tokens shared, as the fast tokenizers."""
+    if b - a <= width:
+        return [(a, b)]
+    bounds = []
+    start = a
+    while True:
+        stop = min(start + width, b)
+        bounds.append((start, stop))
+        if stop == b:
+            return bounds
+        start += width - stride
+
+
+def _check_options(opts: dict) -> None:
+    if opts["top_k"] < 1:
+        raise ValueError(f"top_k must be at least 1 (got {opts['top_k']})")
+    if opts["max_answer_len"] < 1:
+        raise ValueError(f"max_answer_len must be at least 1 (got {opts['max_answer_len']})")
+    if opts["doc_stride"] < 0 or opts["doc_stride"] > opts["max_seq_len"]:
+        raise ValueError(f"doc_stride ({opts['doc_stride']}) must lie in 0..max_seq_len")
+    if opts["passages"] < 1 or opts["reader_tokens"] < 1:
+        raise ValueError("passages and reader_tokens must be at least 1")
+
+
+def is_squad2_model(model_dir: Path) -> bool:
+    """Does the checkpoint say it was trained on SQuAD 2.0 (so it can answer "no answer")?"""
+    model_dir = Path(model_dir)
+    names = [model_dir.name]
+    for name in ("albert-lens.json", "config.json"):
+        try:
+            data = json.loads((model_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            names += [str(data.get("id", "")), str(data.get("_name_or_path", "")),
+                      str(data.get("origin", ""))]
+    if any(_SQUAD2.search(n) for n in names):
+        return True
+    try:
+        card = (model_dir / "README.md").read_text(encoding="utf-8", errors="replace")[:20000]
+    except OSError:
+        return False
+    return bool(re.search(r"squad_v2|squad\s*2\.0", card, re.IGNORECASE))

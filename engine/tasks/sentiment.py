@@ -1,0 +1,182 @@
+"""Sentiment (any sequence classifier): the document's label and one result per sentence.
+
+Probabilities are those of transformers' text-classification pipeline: softmax over the logits
+(sigmoid for one-label or multi-label models, raw logits for regression), labels from the
+checkpoint's ``id2label``.
+
+- A text that fits in one window (``max_length`` tokens, default the model's maximum, at most
+  512) is read whole, as the pipeline reads it.
+- A longer text is cut into chunks and the chunks' probabilities are averaged, each weighted by
+  its number of tokens. ``document="sentences"`` uses the sentences as the chunks (no extra
+  model work when per-sentence results are computed anyway); ``document="chunks"`` reads runs
+  of whole sentences of up to ``max_length`` tokens. ``"auto"`` (default) is ``"sentences"``
+  when per-sentence results are asked for, ``"chunks"`` otherwise.
+- ``sentences=True`` (default): every sentence (see `engine.tasks.sentences`) is classified on
+  its own, as the pipeline would classify its text, and returned with its character span.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.tasks._common import (
+    Cancel,
+    Progress,
+    TaskPipeline,
+    check_cancel,
+    check_head,
+    load_task_model,
+    resolve_model_dir,
+    run_bucketed,
+    softmax,
+    text_and_paragraphs,
+)
+from engine.tasks.results import SentenceSentiment, Sentiment
+from engine.tasks.sentences import split_sentences
+
+TASK = "sentiment"
+DOCUMENT_MODES = ("auto", "sentences", "chunks")
+
+
+class TextClassificationPipeline(TaskPipeline):
+    """``clf(text) -> Sentiment(label, score, scores, sentences)``.
+
+    Options: ``sentences=True`` (per-sentence results), ``document="auto"|"sentences"|"chunks"``
+    (how a long text is combined), ``max_length`` (tokens per read, default the model's),
+    ``function_to_apply`` (None = as transformers: "softmax", "sigmoid" or "none").
+    """
+
+    task = TASK
+
+    def __init__(self, model=None, device: str = "auto", *, backend: str = "onnx",
+                 precision: str = "fp32", sentences: bool = True, document: str = "auto",
+                 max_length: int | None = None, function_to_apply: str | None = None,
+                 max_batch_tokens: int = 8192):
+        model_dir = resolve_model_dir(TASK, model)
+        self.loaded = load_task_model(model_dir, device, "auto", backend, precision)
+        check_head(self.loaded, "sequence", TASK)
+        self.tokenizer = self.loaded.tokenizer
+        self.model = self.loaded.model
+        config = self.model.config
+        n = config.num_labels
+        self.labels = [self.model.id2label.get(i, f"LABEL_{i}") for i in range(n)]
+        self.function = function_to_apply or _default_function(config.problem_type, n)
+        if self.function not in ("softmax", "sigmoid", "none"):
+            raise ValueError("function_to_apply must be softmax, sigmoid or none")
+        self.sentences = sentences
+        self.document = _check_mode(document)
+        self.max_length = min(max_length or self.model.max_length, self.model.max_length)
+        self.max_batch_tokens = max_batch_tokens
+
+    def __call__(self, text, *, sentences: bool | None = None, document: str | None = None,
+                 progress: Progress = None, cancel: Cancel = None) -> Sentiment:
+        want_sentences = self.sentences if sentences is None else sentences
+        mode = _check_mode(document or self.document)
+        text, paragraphs = text_and_paragraphs(text)
+        check_cancel(cancel)
+        tok = self.tokenizer
+        body = self.max_length - 2
+        whole = tok.tokenize_with_offsets(text)[0]
+        if not whole:
+            return self._empty()
+        fits = len(whole) <= body
+        long_mode = mode if mode != "auto" else ("sentences" if want_sentences else "chunks")
+        need_sentences = want_sentences or (not fits and long_mode == "sentences")
+        ranges = split_sentences(text, paragraphs) if (need_sentences or not fits) else []
+        sent_ids = [tok.tokenize_with_offsets(text[a:b])[0] for a, b in ranges] \
+            if need_sentences else []
+        sent_ids = [ids[:body] for ids in sent_ids]
+        chunk_ids = _chunks(ranges, text, tok, body) if not fits and long_mode == "chunks" else []
+        if not fits and not chunk_ids and not sent_ids:
+            chunk_ids = [whole[i:i + body] for i in range(0, len(whole), body)]
+        seqs = ([whole] if fits else []) + sent_ids + chunk_ids
+        inputs = [[tok.cls_token_id, *ids, tok.sep_token_id] for ids in seqs]
+        check_cancel(cancel)
+        outs = run_bucketed(self.model, inputs, outputs=["logits"],
+                            max_batch_tokens=self.max_batch_tokens,
+                            progress=progress, cancel=cancel)
+        probs = [self._probabilities(o["logits"]) for o in outs]
+        first = 1 if fits else 0
+        sent_probs = probs[first:first + len(sent_ids)]
+        chunk_probs = probs[first + len(sent_ids):]
+        if fits:
+            doc = probs[0]
+        elif chunk_ids:
+            doc = _weighted(chunk_probs, [len(c) for c in chunk_ids])
+        else:
+            doc = _weighted(sent_probs, [len(ids) for ids in sent_ids])
+        per_sentence = []
+        if want_sentences:
+            for (a, b), p in zip(ranges, sent_probs):
+                k = int(np.argmax(p))
+                per_sentence.append(SentenceSentiment(a, b, text[a:b], self.labels[k],
+                                                      float(p[k]), self._scores(p)))
+        k = int(np.argmax(doc))
+        return Sentiment(self.labels[k], float(doc[k]), self._scores(doc), per_sentence)
+
+    def classify(self, texts: list[str], progress: Progress = None,
+                 cancel: Cancel = None) -> list[dict[str, float]]:
+        """Label probabilities of each text (truncated to max_length), as the pipeline gives."""
+        tok = self.tokenizer
+        inputs = [[tok.cls_token_id, *tok.tokenize_with_offsets(t)[0][: self.max_length - 2],
+                   tok.sep_token_id] for t in texts]
+        outs = run_bucketed(self.model, inputs, outputs=["logits"],
+                            max_batch_tokens=self.max_batch_tokens,
+                            progress=progress, cancel=cancel)
+        return [self._scores(self._probabilities(o["logits"])) for o in outs]
+
+    def _probabilities(self, logits) -> np.ndarray:
+        x = np.asarray(logits, dtype=np.float64).reshape(-1)
+        if self.function == "softmax":
+            return softmax(x)
+        if self.function == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-x))
+        return x
+
+    def _scores(self, p: np.ndarray) -> dict[str, float]:
+        return {label: float(v) for label, v in zip(self.labels, p)}
+
+    def _empty(self) -> Sentiment:
+        # No text: no evidence either way.
+        n = len(self.labels)
+        p = np.full(n, 1.0 / n)
+        return Sentiment(self.labels[0], float(p[0]), self._scores(p), [])
+
+
+def _default_function(problem_type: str | None, n_labels: int) -> str:
+    if problem_type == "regression":
+        return "none"
+    if problem_type == "multi_label_classification" or n_labels == 1:
+        return "sigmoid"
+    return "softmax"
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in DOCUMENT_MODES:
+        raise ValueError(f"document must be one of {', '.join(DOCUMENT_MODES)}; got {mode!r}")
+    return mode
+
+
+def _chunks(ranges, text: str, tok, body: int) -> list[list[int]]:
+    """Runs of whole sentences of at most `body` tokens (a longer sentence is cut)."""
+    chunks: list[list[int]] = []
+    cur: list[int] = []
+    for a, b in ranges:
+        ids = tok.tokenize_with_offsets(text[a:b])[0]
+        if cur and len(cur) + len(ids) > body:
+            chunks.append(cur)
+            cur = []
+        while len(ids) > body:
+            chunks.append(ids[:body])
+            ids = ids[body:]
+        cur = cur + ids
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
+def _weighted(parts: list[np.ndarray], weights: list[int]) -> np.ndarray:
+    w = np.asarray(weights, dtype=np.float64)
+    if w.sum() <= 0:
+        w = np.ones_like(w)
+    return (np.stack(parts) * w[:, None]).sum(axis=0) / w.sum()

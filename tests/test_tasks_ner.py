@@ -1,0 +1,179 @@
+"""Entities against transformers 4.57's token-classification pipeline (tiny checkpoints)."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import transformers
+
+import engine
+from engine.errors import Cancelled, UnsupportedModelError
+from tests import checkpoint_factory as factory
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+EXTRA = [
+    "Marie Curie was born in Warsaw in 1867 and moved to Paris.",
+    "  Google Research released ALBERT;\tPierre Curie and Henri Becquerel  shared a prize.  ",
+    "New\u00a0York (USA) is big. Ẳlbert ﬁne café naïve 1,000,000 dollars.",
+    "Line one\nLine two\n\n- a list item\n- another (with brackets) [MASK] <unk> here",
+]
+
+
+def texts(limit: int = 300) -> list[str]:
+    out = list(EXTRA)
+    for p in sorted(SAMPLES.glob("*.txt")):
+        for line in p.read_text(encoding="utf-8").split("\n"):
+            if len(line.split()) >= 6:
+                out.append(line[:limit].strip())
+    return out
+
+
+def hf_entities(text: str, found: list[dict]) -> set[tuple[str, int, int]]:
+    """The reference's entities with their spans trimmed of whitespace.
+
+    transformers' offsets for a "▁" piece include the space before it, and a word-initial "▁"
+    piece alone gets a one-character span it does not really cover (its decoded word is
+    empty); such entities hold no text of their own and are left out.
+    """
+    out = set()
+    for e in found:
+        start, end = e["start"], e["end"]
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start < end and e["word"].replace("\u2581", "").strip():
+            out.add((e.get("entity_group", e.get("entity")), start, end))
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference():
+    made = {}
+
+    def get(folder: Path, aggregation: str):
+        key = (folder, aggregation)
+        if key not in made:
+            tok = transformers.AlbertTokenizerFast.from_pretrained(folder)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                made[key] = transformers.pipeline(
+                    "token-classification", model=factory.hf_model(folder), tokenizer=tok,
+                    aggregation_strategy=aggregation, device="cpu")
+        return made[key]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def ours(checkpoints):
+    made = {}
+
+    def get(shape="plain", **options):
+        key = (shape, tuple(sorted(options.items())))
+        if key not in made:
+            made[key] = engine.pipeline("ner", model=checkpoints("token", shape), device="cpu",
+                                        **options)
+        return made[key]
+
+    return get
+
+
+@pytest.mark.parametrize("aggregation", ["simple", "first", "average", "max", "none"])
+def test_entity_sets_match_transformers(aggregation, checkpoints, reference, ours):
+    folder = checkpoints("token")
+    hf = reference(folder, aggregation)
+    ner = ours()
+    slow = transformers.AlbertTokenizer.from_pretrained(folder)
+    compared = 0
+    # simple and first are the strategies the app offers: more texts for them.
+    count = 30 if aggregation in ("simple", "first") else 14
+    for text in texts()[:count]:
+        ids = hf.tokenizer(text)["input_ids"]
+        if ids != slow(text)["input_ids"] or len(ids) > 512:
+            continue  # the reference must see the checkpoint's own ids, in one window
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = hf_entities(text, hf(text))
+        got = ner(text, aggregation=aggregation)
+        assert {(e.label, e.start, e.end) for e in got} == expected
+        compared += 1
+    assert compared >= count - 8
+
+
+def test_scores_match_transformers(checkpoints, reference, ours):
+    folder = checkpoints("token", "grouped")
+    hf = reference(folder, "simple")
+    ner = ours("grouped")
+    slow = transformers.AlbertTokenizer.from_pretrained(folder)
+    for text in texts()[:12]:
+        if hf.tokenizer(text)["input_ids"] != slow(text)["input_ids"]:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = {key: e["score"] for e in hf(text) for key in hf_entities(text, [e])}
+        got = {(e.label, e.start, e.end): e.score for e in ner(text)}
+        assert got.keys() == expected.keys()
+        for key, score in got.items():
+            assert score == pytest.approx(expected[key], abs=1e-4)
+
+
+def test_labels_come_from_id2label(tmp_path, spiece_path):
+    labels = {0: "O", 1: "B-GENE", 2: "I-GENE", 3: "B-DRUG", 4: "I-DRUG"}
+    folder = factory.build_checkpoint(tmp_path / "bio", spiece_path, head="token", seed=5,
+                                      id2label=labels)
+    ner = engine.pipeline("ner", model=folder, device="cpu")
+    found = ner(" ".join(texts()[4:8]))
+    assert found and {e.label for e in found} <= {"GENE", "DRUG"}
+    raw = ner(texts()[5], aggregation="none")
+    assert raw and {e.label for e in raw} <= {"B-GENE", "I-GENE", "B-DRUG", "I-DRUG"}
+
+
+def test_long_text_windows_without_duplicates_or_cuts(checkpoints):
+    small = engine.pipeline("ner", model=checkpoints("token"), device="cpu", max_length=48,
+                            stride=16)
+    text = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt")))
+    seen = []
+    found = small(text, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1][1] > 50  # many windows were read
+    spans = [(e.start, e.end) for e in found]
+    assert spans == sorted(spans)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # no overlap, no duplicate
+    for e in found:
+        assert e.text == text[e.start:e.end] == e.text.strip() and e.text
+    # Each token is read in the window where it sits furthest from an edge: for a token in the
+    # middle of a window the probabilities are those of that window alone.
+    ids = small.tokenizer.tokenize_with_offsets(text)[0]
+    probs = small.token_probabilities(ids)
+    # Windows of 46 tokens every 30: [0, 46), [30, 76), [60, 106)... The second window is the
+    # most central one for tokens 38..67, which must carry its probabilities.
+    window = [small.tokenizer.cls_token_id, *ids[30:76], small.tokenizer.sep_token_id]
+    logits = small.model(input_ids=[window])["logits"][0, 1:-1].astype(np.float64)
+    alone = np.exp(logits - logits.max(-1, keepdims=True))
+    alone /= alone.sum(-1, keepdims=True)
+    np.testing.assert_allclose(probs[38:68], alone[8:38], atol=1e-5)
+    assert not np.allclose(probs[36:38], alone[6:8], atol=1e-5)  # those belong to the first
+
+
+def test_one_window_text_is_read_whole(checkpoints, ours):
+    ner = ours()
+    text = texts()[6]
+    assert ner(text) == engine.pipeline("ner", model=checkpoints("token"), device="cpu",
+                                        max_length=512, stride=0)(text)
+
+
+def test_cancel_progress_and_errors(checkpoints, ours):
+    ner = ours()
+    text = "\n".join(texts())
+    with pytest.raises(Cancelled):
+        ner(text, cancel=lambda: True)
+    with pytest.raises(ValueError):
+        ner("x", aggregation="longest")
+    assert ner("") == []
+    assert ner("   \n ") == []
+    with pytest.raises(UnsupportedModelError):
+        engine.pipeline("ner", model=checkpoints("qa"), device="cpu")

@@ -7,8 +7,8 @@ emoji included), which is what the highlighting must survive.
 
 from __future__ import annotations
 
-import shutil
 import importlib
+import shutil
 import time
 
 import pytest

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.tasks._common import LRU, text_key
+from engine.tasks.sentences import paragraph_ranges
 
 Range = tuple[int, int]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s+|\n+")
-_BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")
 _SPACE = re.compile(r"\S+")
 
 # Letters that look like Latin ones, as they appear in scraped or obfuscated web text.
@@ -91,7 +91,7 @@ def terms(text: str) -> list[str]:
 def make_passages(text: str, paragraphs: list[Range] | None = None, min_words: int = 60,
                   max_words: int = 180) -> list[Range]:
     """Cut `text` into passages of about min_words..max_words words (exact, trimmed ranges)."""
-    blocks = paragraphs if paragraphs else _blank_line_blocks(text)
+    blocks = paragraphs if paragraphs else paragraph_ranges(text)
     pieces: list[tuple[int, int, int]] = []  # start, end, words
     for a, b in blocks:
         pieces.extend(_split_block(text, a, b, max_words))
@@ -108,16 +108,6 @@ def make_passages(text: str, paragraphs: list[Range] | None = None, min_words: i
     if cur is not None:
         passages.append((cur[0], cur[1]))
     return passages
-
-
-def _blank_line_blocks(text: str) -> list[Range]:
-    out = []
-    pos = 0
-    for m in _BLANK_LINES.finditer(text):
-        out.append((pos, m.start()))
-        pos = m.end()
-    out.append((pos, len(text)))
-    return [r for r in (_trim(text, a, b) for a, b in out) if r[0] < r[1]]
 
 
 def _split_block(text: str, a: int, b: int, max_words: int) -> list[tuple[int, int, int]]:
@@ -149,12 +139,6 @@ def _next_start_after_end(word_end: int, next_start: int, ends: set[int]) -> boo
     return any(p in ends for p in range(word_end, next_start + 1))
 
 
-def _trim(text: str, a: int, b: int) -> Range:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
 
 
 # --- BM25 ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 
-from engine.tasks._common import LRU, text_key
+from engine.tasks._common import LRU, text_key, trim
 
 Range = tuple[int, int]
 
@@ -76,7 +76,7 @@ def sentence_texts(text: str, ranges: list[Range]) -> list[str]:
 
 
 def _split(text: str, paragraphs: list[Range] | None, max_chars: int) -> list[Range]:
-    blocks = paragraphs if paragraphs else _paragraphs(text)
+    blocks = paragraphs if paragraphs else paragraph_ranges(text)
     out: list[Range] = []
     for a, b in blocks:
         for ua, ub in _units(text, a, b):
@@ -85,14 +85,15 @@ def _split(text: str, paragraphs: list[Range] | None, max_chars: int) -> list[Ra
     return _repair(text, out)
 
 
-def _paragraphs(text: str) -> list[Range]:
+def paragraph_ranges(text: str) -> list[Range]:
+    """Blocks of `text` separated by blank lines, trimmed, empty ones dropped."""
     ranges = []
     pos = 0
     for m in _BLANK_LINES.finditer(text):
         ranges.append((pos, m.start()))
         pos = m.end()
     ranges.append((pos, len(text)))
-    return [r for r in (_trim(text, a, b) for a, b in ranges) if r[0] < r[1]]
+    return [r for r in (trim(text, a, b) for a, b in ranges) if r[0] < r[1]]
 
 
 def _units(text: str, a: int, b: int) -> list[Range]:
@@ -113,7 +114,7 @@ def _units(text: str, a: int, b: int) -> list[Range]:
             units.append((start, lb))
             start = lines[i + 1][0]
     units.append((start, b))
-    return [r for r in (_trim(text, x, y) for x, y in units) if r[0] < r[1]]
+    return [r for r in (trim(text, x, y) for x, y in units) if r[0] < r[1]]
 
 
 def _breaks_after(line: str, nxt: str) -> bool:
@@ -177,7 +178,7 @@ def _align(unit: str, pieces: list[str]) -> list[Range]:
         start = 0 if i == 0 else x
         stop = ranges[i + 1][0] if i + 1 < len(ranges) else len(unit)
         tiled.append((start, stop))
-    return [r for r in (_trim(unit, x, y) for x, y in tiled) if r[0] < r[1]]
+    return [r for r in (trim(unit, x, y) for x, y in tiled) if r[0] < r[1]]
 
 
 def _cap_length(text: str, a: int, b: int, max_chars: int) -> list[Range]:
@@ -189,10 +190,10 @@ def _cap_length(text: str, a: int, b: int, max_chars: int) -> list[Range]:
             cut = m.end()
         if cut <= 0:
             cut = max_chars
-        head = _trim(text, a, a + cut)
+        head = trim(text, a, a + cut)
         if head[0] < head[1]:
             out.append(head)
-        a, b = _trim(text, a + cut, b)
+        a, b = trim(text, a + cut, b)
     if a < b:
         out.append((a, b))
     return out
@@ -219,9 +220,3 @@ def _repair(text: str, ranges: list[Range]) -> list[Range]:
     return out
 
 
-def _trim(text: str, a: int, b: int) -> Range:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b

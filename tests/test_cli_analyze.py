@@ -175,3 +175,39 @@ def test_the_installed_command_runs_headless(sample, checkpoints):
                          capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("fmt", ["txt", "md", "html", "pdf", "docx", "epub"])
+def test_analyze_accepts_every_document_format(fmt, tmp_path, checkpoints, capsys):
+    from tests import document_factory as make
+
+    sentences = ["Marie Curie was born in Warsaw.", "She moved to Paris in 1891."]
+    path = tmp_path / f"doc.{fmt}"
+    if fmt == "txt":
+        path.write_text("\n\n".join(sentences), encoding="utf-8")
+    elif fmt == "md":
+        path.write_text("# Curie\n\n" + "\n\n".join(f"*{s}*" for s in sentences), encoding="utf-8")
+    elif fmt == "html":
+        body = "".join(f"<p>{s}</p>" for s in sentences)
+        path.write_text(f"<html><head><script>x()</script></head><body>{body}</body></html>",
+                        encoding="utf-8")
+    elif fmt == "pdf":
+        make.make_pdf(path, [sentences])
+    elif fmt == "docx":
+        import docx
+
+        word = docx.Document()
+        for sentence in sentences:
+            word.add_paragraph(sentence)
+        word.save(str(path))
+    else:
+        make.make_epub(path, [("c1", "c1.xhtml", sentences)], spine=["c1"])
+    code, out, err = run(["analyze", path, "--task", "ner", "--model", checkpoints("token"),
+                          "--no-progress"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    text = engine.load_document(path).text
+    assert report["document"]["format"] in (fmt, "text", "markdown")
+    assert "Marie Curie was born in Warsaw." in text
+    for span in report["entities"]:
+        assert text[span["start"]:span["end"]] == span["text"]

@@ -11,7 +11,7 @@ SAMPLES = REPO.parent / "shared" / "samples"
 
 
 def test_analysis_works_with_the_network_cut(checkpoints, tmp_path):
-    sample = sorted(SAMPLES.glob("*.txt"))[0]
+    sample = min(SAMPLES.glob("*.txt"))
     folders = {head: str(checkpoints(head)) for head in ("qa", "token", "sequence", "encoder")}
     code = textwrap.dedent(f"""
         import socket, sys

@@ -1,0 +1,28 @@
+"""The conventions hold: ruff is clean over the whole tree, and engine/ never imports Qt."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_ruff_clean():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+                            cwd=REPO, capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+
+
+def test_engine_never_imports_qt_or_app():
+    offenders = []
+    for path in (REPO / "engine").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.relative_to(REPO)}: {n}" for n in names
+                          if n.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "shiboken6", "app")]
+    assert offenders == []

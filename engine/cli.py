@@ -1,4 +1,7 @@
-"""`albert-lens`: the desktop app with no sub-command, the headless engine otherwise.
+"""`albert-lens`: the headless engine's commands; with no command, the desktop app.
+
+engine/ never imports the app: the installed `albert-lens` is `app.entry:main`, which calls `main`
+here with `open_app` set. Run on its own (`python -m engine.cli`), this module is headless.
 
     albert-lens [FILE ...]                 open the desktop app (with these documents)
     albert-lens analyze FILE --task ...    analyse a document, JSON (or a report) on stdout
@@ -114,17 +117,21 @@ def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
 
 
 # --- entry point ---------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None,
+         open_app: Callable[[list[str]], int] | None = None) -> int:
+    """Run a command (`analyze`, `models`), or hand the FILE arguments to `open_app`."""
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     if first is not None and first in commands():
         parser = build_parser()
         args = parser.parse_args(argv)
         return args.func(args)
-    args = _app_parser().parse_args(argv)
-    from app.main import run_app
-
-    return run_app(args.files)
+    parser = _app_parser()
+    args = parser.parse_args(argv)
+    if open_app is None:
+        parser.error("no command given; the desktop app is started by the installed "
+                     "'albert-lens' command (app.entry)")
+    return open_app(args.files)
 
 
 def run_analyze(args: argparse.Namespace, stdout=None, stderr=None) -> int:

@@ -1,4 +1,4 @@
-"""Entry point of the frozen Albert Lens (PyInstaller): the same `engine.cli:main` as the pip install.
+"""Entry point of the frozen Albert Lens (PyInstaller): the same `app.entry:main` as the pip install.
 
 Kept tiny on purpose: everything the program does lives in engine/ and app/, so the frozen build and
 `pip install` behave the same (models, caches and settings come from `engine.paths`, i.e.
@@ -86,7 +86,7 @@ def main() -> int:
     _ensure_streams()
     if sys.argv[1:2] == ["--self-test"]:
         return self_test(sys.argv[2:])
-    from engine.cli import main as cli_main
+    from app.entry import main as cli_main
 
     return cli_main()
 

@@ -241,7 +241,7 @@ def smoke(dist: Path, seconds: float = 5.0) -> None:
             cmd = ["analyze", sample, "--task", "ner", "--model", model, "--format", "json",
                    "--device", "cpu"]
             frozen = run([exe, *cmd], env=env_with(home)).stdout
-            piped = run([sys.executable, "-m", "engine.cli", *cmd], env=env_with(home)).stdout
+            piped = run([sys.executable, "-m", "app.entry", *cmd], env=env_with(home)).stdout
             if _normalise(json.loads(frozen)) != _normalise(json.loads(piped)):
                 raise SmokeFailure(f"frozen analyze differs from the pip install:\n"
                                    f"{frozen[:1500]}\n---\n{piped[:1500]}")

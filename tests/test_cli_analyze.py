@@ -141,13 +141,22 @@ def test_usage_errors_exit_2(sample, capsys):
 
 
 def test_without_a_command_the_app_opens_the_files(monkeypatch, sample):
+    from app.entry import main as albert_lens
+
     opened = []
     fake = types.ModuleType("app.main")
     fake.run_app = lambda files: opened.append(files) or 0
     monkeypatch.setitem(sys.modules, "app.main", fake)
-    assert main([str(sample)]) == 0
-    assert main([]) == 0
+    assert albert_lens([str(sample)]) == 0
+    assert albert_lens([]) == 0
     assert opened == [[str(sample)], []]
+
+
+def test_the_engine_alone_stays_headless(sample, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([str(sample)])
+    assert exc.value.code == 2
+    assert "desktop app" in capsys.readouterr().err
 
 
 def test_version(capsys):

@@ -338,3 +338,15 @@ def test_squad2_detection(tmp_path):
     named = tmp_path / "albert-base-v2-squad2"
     named.mkdir()
     assert is_squad2_model(named)
+
+
+def test_windows_shrink_to_a_model_with_fewer_positions(tmp_path, spiece_path):
+    from tests import checkpoint_factory as factory
+
+    shape = dict(factory.TINY_CONFIGS["plain"], max_position_embeddings=128)
+    model_dir = factory.build_checkpoint(tmp_path / "short-qa", spiece_path, head="qa",
+                                         shape=shape, seed=11)
+    context = " ".join(["Marie Curie was born in Warsaw and moved to Paris."] * 40)
+    qa = engine.pipeline("question-answering", model=model_dir, device="cpu")
+    answers = qa(question="Where was Marie Curie born?", context=context, thorough=True)
+    assert answers and all(context[a.start:a.end] == a.text for a in answers)

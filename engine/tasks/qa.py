@@ -111,7 +111,8 @@ class QuestionAnsweringPipeline(TaskPipeline):
     ``doc_stride=128``, ``max_answer_len=15``, ``top_k=1``, ``max_question_len=64`` (longer
     questions are cut), ``align_to_words=True``, ``allow_no_answer=None`` (auto),
     ``null_threshold=0.0``, ``thorough=False``, ``passages=4``, ``reader_tokens=800``,
-    ``read_all_windows=2``.
+    ``read_all_windows=2``. ``max_seq_len`` is capped at the model's maximum length (the stride
+    then at half of it).
     """
 
     task = TASK
@@ -172,6 +173,11 @@ class QuestionAnsweringPipeline(TaskPipeline):
         if unknown:
             raise TypeError(f"unknown question-answering option(s): {', '.join(sorted(unknown))}")
         opts.update(options)
+        if opts["max_seq_len"] > self.model.max_length:
+            # A model with fewer positions reads shorter windows, with transformers' default
+            # stride for them (half the window, at most 128).
+            opts["max_seq_len"] = self.model.max_length
+            opts["doc_stride"] = min(opts["doc_stride"], self.model.max_length // 2)
         _check_options(opts)
         if not isinstance(question, str) or not question.strip():
             raise ValueError("The question is empty.")

@@ -1,6 +1,11 @@
 """Screenshots of every panel for the README, taken from the real window.
 
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/take_screenshots.py
+    xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/take_screenshots.py --trained
+
+With --trained, the entity model is the tiny demo model of
+train_demo_models.py, trained first on synthetic text (about two minutes on a CPU; with
+--models DIR they are trained into DIR once and reused). Without it:
 
 Everything runs in a throw-away ALBERT_LENS_HOME: tiny random ALBERT checkpoints are built with
 tests/checkpoint_factory.py (nothing is downloaded), imported into the model store the way a user
@@ -22,9 +27,19 @@ REPO = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent
 SAMPLES = REPO.parent / "shared" / "samples"
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(OUT))
 
 
-def build_models(folder: Path) -> dict[str, Path]:
+def build_models(folder: Path, trained: Path | None = None) -> dict[str, Path]:
+    if trained is not None:
+        import train_demo_models
+
+        names = {"ner": "demo-token", "question-answering": "tiny-qa", "sentiment": "tiny-sequence",
+                 "embeddings": "tiny-encoder"}
+        if all((trained / n / "config.json").is_file() for n in names.values()):
+            return {task: trained / n for task, n in names.items()}
+        return train_demo_models.build(trained)
+
     import numpy as np
     from safetensors.numpy import load_file, save_file
 
@@ -47,6 +62,14 @@ def build_models(folder: Path) -> dict[str, Path]:
 
 
 def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Screenshots of every panel for the README.")
+    ap.add_argument("--trained", action="store_true",
+                    help="use the demo models trained on synthetic text (train_demo_models.py)")
+    ap.add_argument("--models", type=Path, default=None,
+                    help="with --trained: folder to keep the trained demo models in and reuse")
+    args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="albert-lens-shots-"))
     os.environ["ALBERT_LENS_HOME"] = str(home)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -86,7 +109,11 @@ def main() -> int:
 
     from engine import models
 
-    for task, folder in build_models(home / "checkpoints").items():
+    trained = None
+    if args.trained:
+        trained = args.models.resolve() if args.models else home / "checkpoints"
+    made = build_models(home / "checkpoints", trained)
+    for task, folder in made.items():
         models.import_model(folder, task, model_id=f"tiny/{folder.name}")
     window.models_changed()
 
@@ -137,7 +164,7 @@ def main() -> int:
 
     manager = window.show_model_manager()
     manager.resize(900, 640)
-    item = manager.item_for("tiny/tiny-token")
+    item = manager.item_for(f"tiny/{made['ner'].name}")
     if item is not None:
         manager.tree.setCurrentItem(item)
     settle(window)

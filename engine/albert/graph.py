@@ -173,10 +173,7 @@ def build_graph(config: AlbertConfig, weights: AlbertWeights,
     if missing:
         raise ValueError(f"this checkpoint cannot produce {missing}")
     out_infos = []
-    for name in outputs:
-        # Rename the producing node's output to the public name.
-        if produced[name] != name:
-            w.nodes.append(helper.make_node("Identity", [produced[name]], [name], name=name))
+    for name in outputs:  # every producing node above is named after its public output
         rank = {"pooler_output": ["batch", "hidden"], "start_logits": batch_seq,
                 "end_logits": batch_seq}.get(name)
         if name == "logits":

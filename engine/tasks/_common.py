@@ -178,17 +178,6 @@ class LRU(OrderedDict):
         return value
 
 
-# --- running many sequences ---------------------------------------------------------------------
-def run_bucketed(model, sequences: list, outputs: list[str], max_batch_tokens: int = 8192,
-                 progress: Progress = None, cancel: Cancel = None) -> list[dict]:
-    """Run many sequences through `model` (results in input order).
-
-    `LoadedModel.run_sequences` sorts by length, caps each batch's padding and packs batches
-    under the token budget, so a mix of short and long sequences costs about their sum.
-    """
-    check_cancel(cancel)
-    return model.run_sequences(sequences, outputs=outputs, max_batch_tokens=max_batch_tokens,
-                               progress=progress, cancel=cancel)
 
 
 # --- progress and cancel -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import UnsupportedModelError
-from engine.tasks._common import Cancel, Progress, load_task_model, resolve_model_dir, run_bucketed
+from engine.tasks._common import Cancel, Progress, load_task_model, resolve_model_dir
 
 
 def sentence_transformers_layout(folder: Path) -> tuple[Path, str, int | None]:
@@ -102,7 +102,7 @@ class SentenceEncoder:
         hidden = self.model.config.hidden_size
         if not seqs:
             return np.zeros((0, hidden), dtype=np.float32)
-        outs = run_bucketed(self.model, seqs, outputs=["last_hidden_state"],
+        outs = self.model.run_sequences(seqs, outputs=["last_hidden_state"],
                             max_batch_tokens=self.max_batch_tokens,
                             progress=progress, cancel=cancel)
         vectors = np.stack([self._pool(o["last_hidden_state"]) for o in outs])

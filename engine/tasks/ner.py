@@ -33,7 +33,6 @@ from engine.tasks._common import (
     check_head,
     load_task_model,
     resolve_model_dir,
-    run_bucketed,
     softmax,
     text_and_paragraphs,
     trim,
@@ -111,7 +110,7 @@ class TokenClassificationPipeline(TaskPipeline):
         bounds = window_bounds(0, n, width, stride)
         tok = self.tokenizer
         seqs = [[tok.cls_token_id, *ids[a:b], tok.sep_token_id] for a, b in bounds]
-        outs = run_bucketed(self.model, seqs, outputs=["logits"],
+        outs = self.model.run_sequences(seqs, outputs=["logits"],
                             max_batch_tokens=self.max_batch_tokens,
                             progress=progress, cancel=cancel)
         probs = np.zeros((n, len(self.labels)), dtype=np.float32)

@@ -66,7 +66,6 @@ from engine.tasks._common import (
     load_task_model,
     logsumexp,
     resolve_model_dir,
-    run_bucketed,
     text_and_paragraphs,
     trim,
 )
@@ -204,7 +203,7 @@ class QuestionAnsweringPipeline(TaskPipeline):
             bounds = self._retrieved_bounds(index, toks, question, width, opts)
         windows = [self._window(q_ids, toks, a, b) for a, b in bounds]
         check_cancel(cancel)
-        outputs = run_bucketed(self.model, windows, outputs=["start_logits", "end_logits"],
+        outputs = self.model.run_sequences(windows, outputs=["start_logits", "end_logits"],
                                max_batch_tokens=self.max_batch_tokens, progress=progress,
                                cancel=cancel)
         return self._decode(text, toks, windows, outputs, opts)

@@ -27,7 +27,6 @@ from engine.tasks._common import (
     check_head,
     load_task_model,
     resolve_model_dir,
-    run_bucketed,
     softmax,
     text_and_paragraphs,
 )
@@ -92,7 +91,7 @@ class TextClassificationPipeline(TaskPipeline):
         seqs = ([whole] if fits else []) + sent_ids + chunk_ids
         inputs = [[tok.cls_token_id, *ids, tok.sep_token_id] for ids in seqs]
         check_cancel(cancel)
-        outs = run_bucketed(self.model, inputs, outputs=["logits"],
+        outs = self.model.run_sequences(inputs, outputs=["logits"],
                             max_batch_tokens=self.max_batch_tokens,
                             progress=progress, cancel=cancel)
         probs = [self._probabilities(o["logits"]) for o in outs]
@@ -120,7 +119,7 @@ class TextClassificationPipeline(TaskPipeline):
         tok = self.tokenizer
         inputs = [[tok.cls_token_id, *tok.tokenize_with_offsets(t)[0][: self.max_length - 2],
                    tok.sep_token_id] for t in texts]
-        outs = run_bucketed(self.model, inputs, outputs=["logits"],
+        outs = self.model.run_sequences(inputs, outputs=["logits"],
                             max_batch_tokens=self.max_batch_tokens,
                             progress=progress, cancel=cancel)
         return [self._scores(self._probabilities(o["logits"])) for o in outs]

@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.settings import Settings
-from app.workers import Job, JobManager, Progress
+from app.workers import Job, JobManager, Progress, settle_long_lived_objects
 from engine.errors import Cancelled
 
 PipelineFactory = Callable[..., Any]
@@ -110,6 +110,7 @@ class AnalysisService(QObject):
                 progress.note(f"loading the {MODEL_ROLE[key[0]]} model")
             task, model, device, precision = key
             pipe = self._factory(task, model, device, precision)
+            settle_long_lived_objects()  # a loaded pipeline lives until the settings change
             with self._lock:
                 self._pipelines[key] = pipe
             return pipe

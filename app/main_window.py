@@ -37,7 +37,7 @@ from app.status_bar import StatusBar
 from app.text_spans import as_rich_text
 from app.theme import apply_theme
 from app.welcome import WelcomePage
-from app.workers import Job, JobManager
+from app.workers import Job, JobManager, settle_long_lived_objects
 from engine.errors import AlbertLensError
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         # Listing models reads the store; after the window is up, not before.
         QTimer.singleShot(0, self.refresh_models_info)
         QTimer.singleShot(0, self.analysis.predict_device)
+        # Start-up objects live as long as the window: keep later collections from re-walking them.
+        QTimer.singleShot(0, settle_long_lived_objects)
 
     @property
     def all_panels(self):

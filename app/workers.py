@@ -7,6 +7,7 @@ loop in a worker cannot flood the event queue and make the UI stutter.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import os
@@ -82,6 +83,18 @@ def lower_thread_priority(niceness: int = BACKGROUND_NICENESS) -> None:
             os.setpriority(os.PRIO_PROCESS, tid, niceness)
     except OSError:
         pass
+
+
+def settle_long_lived_objects() -> None:
+    """Exclude everything alive now from future garbage collections.
+
+    A full collection walks every tracked object while holding the GIL, so with a large heap
+    (the app's modules, a loaded model's tokenizer and graph) one pass stalls the UI for 100 ms or
+    more, whichever thread triggers it. Objects that live for the whole session need not be
+    walked again, and freezing is instant (no collection first, which would itself be that
+    pause); what is allocated later is collected as usual.
+    """
+    gc.freeze()
 
 
 def _run_job(job: Job, hub: _Hub, background: bool = False) -> None:

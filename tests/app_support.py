@@ -7,6 +7,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from engine.errors import Cancelled, CorruptModelFileError, ModelNotFoundError
 from engine.tasks.results import (
@@ -206,3 +207,33 @@ def message_boxes(window):
     from PySide6.QtWidgets import QMessageBox
 
     return [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+
+
+class EventLoopGaps:
+    """Times between ticks of a 10 ms QTimer on the UI thread, while `with` is open."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.gaps: list[float] = []
+        self._last = 0.0
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(now - self._last)
+        self._last = now
+
+    def __enter__(self) -> Self:
+        self._last = time.perf_counter()
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.stop()
+
+    @property
+    def longest(self) -> float:
+        return max(self.gaps)

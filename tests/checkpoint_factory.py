@@ -111,6 +111,22 @@ def build_checkpoint(
     return out_dir
 
 
+def copy_checkpoint(src: Path, dst: Path) -> Path:
+    """A private copy of a shared test checkpoint, safe to edit."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def edit_config(folder: Path, **changes) -> None:
+    """Change fields of a checkpoint's config.json in place."""
+    path = Path(folder) / "config.json"
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data, indent=2))
+
+
 def hf_model(model_dir: Path):
     """The transformers reference for a checkpoint folder, in eval mode."""
     import transformers

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
 
 from app.main_window import MainWindow
 from app.session import CANCELLED, DONE, FAILED, RUNNING
@@ -17,6 +16,7 @@ from app.settings import Settings
 from app.workers import JobManager
 from tests.app_support import (
     SAMPLE_TEXT,
+    EventLoopGaps,
     FakeSentiment,
     SlowPipeline,
     fake_factory,
@@ -157,25 +157,13 @@ def test_event_loop_keeps_turning_while_an_analysis_runs(qtbot, home, doc):
     slow = SlowPipeline(seconds=2.5, busy=True, then=FakeSentiment())
     w = make_window(qtbot, fake_factory({"sentiment": slow}))
     session = open_document(qtbot, w, doc)
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
-    w.sentiment_panel.start(session)
-    qtbot.waitUntil(lambda: session.state("sentiment") != RUNNING, timeout=20000)
-    timer.stop()
+    with EventLoopGaps() as loop:
+        w.sentiment_panel.start(session)
+        qtbot.waitUntil(lambda: session.state("sentiment") != RUNNING, timeout=20000)
     assert slow.started and session.state("sentiment") == DONE
-    assert len(gaps) > 50
-    print(f"longest event-loop gap: {max(gaps) * 1000:.1f} ms over {len(gaps)} ticks")
-    assert max(gaps) < 0.1, f"event loop stalled for {max(gaps) * 1000:.0f} ms"
+    assert len(loop.gaps) > 50
+    print(f"longest event-loop gap: {loop.longest * 1000:.1f} ms over {len(loop.gaps)} ticks")
+    assert loop.longest < 0.1, f"event loop stalled for {loop.longest * 1000:.0f} ms"
 
 
 def _run_python(code: str, home: Path, **env) -> subprocess.CompletedProcess:

@@ -30,6 +30,7 @@ from engine.models import download as dl
 from engine.models import store
 from engine.models.cli import add_models_parser, run_models_command
 from engine.models.download import download_model
+from tests.checkpoint_factory import copy_checkpoint, edit_config
 from tests.fake_hub import FakeHub
 
 pytestmark = pytest.mark.timeout(60)
@@ -92,18 +93,6 @@ def assert_nothing_installed(home: Path) -> None:
 
 def parts(home: Path) -> list[Path]:
     return sorted(store.downloads_dir().rglob("*.part")) if store.downloads_dir().exists() else []
-
-
-def copy_checkpoint(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
-
-
-def edit_config(folder: Path, **changes) -> None:
-    path = folder / "config.json"
-    data = json.loads(path.read_text())
-    data.update(changes)
-    path.write_text(json.dumps(data, indent=2))
 
 
 # --- success ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from engine.errors import (
 from engine.models import catalog, store
 from engine.models.cli import add_models_parser, run_models_command
 from engine.models.importer import import_model
+from tests.checkpoint_factory import copy_checkpoint, edit_config
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -32,18 +33,6 @@ pytestmark = pytest.mark.timeout(60)
 def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def copy_checkpoint(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
-
-
-def edit_config(folder: Path, **changes) -> None:
-    path = folder / "config.json"
-    data = json.loads(path.read_text())
-    data.update(changes)
-    path.write_text(json.dumps(data, indent=2))
 
 
 def assert_nothing_installed() -> None:

@@ -237,3 +237,17 @@ class EventLoopGaps:
     @property
     def longest(self) -> float:
         return max(self.gaps)
+
+
+def make_window(qtbot, factory=None, settings=None, size: tuple[int, int] | None = None):
+    """A shown MainWindow that qtbot closes after the test (real engine when factory is None)."""
+    from app.main_window import MainWindow
+    from app.settings import Settings
+
+    kwargs = {} if factory is None else {"pipeline_factory": factory}
+    w = MainWindow(settings if settings is not None else Settings(), **kwargs)
+    qtbot.addWidget(w)
+    if size is not None:
+        w.resize(*size)
+    w.show()
+    return w

@@ -15,6 +15,7 @@ from tests import document_factory as docs
 from tests.app_support import (
     SAMPLE_TEXT,
     fake_factory,
+    make_window,
     message_boxes,
     open_document,
     wait_idle,
@@ -24,10 +25,7 @@ from tests.app_support import (
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    w = MainWindow(Settings(), pipeline_factory=fake_factory())
-    qtbot.addWidget(w)
-    w.show()
-    return w
+    return make_window(qtbot, fake_factory())
 
 
 def make_files(folder: Path) -> dict[str, Path]:

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.main_window import MainWindow
 from app.session import CANCELLED, DONE, FAILED, RUNNING
-from app.settings import Settings
 from app.workers import JobManager
 from tests.app_support import (
     SAMPLE_TEXT,
@@ -20,6 +18,7 @@ from tests.app_support import (
     FakeSentiment,
     SlowPipeline,
     fake_factory,
+    make_window,
     message_boxes,
     open_document,
     wait_idle,
@@ -39,13 +38,6 @@ def doc(tmp_path):
     path = tmp_path / "curie.txt"
     path.write_text(SAMPLE_TEXT * 3, encoding="utf-8")
     return path
-
-
-def make_window(qtbot, factory):
-    w = MainWindow(Settings(), pipeline_factory=factory)
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def test_job_manager_runs_callbacks_on_the_ui_thread(qtbot):

@@ -13,7 +13,7 @@ from app.session import DONE, NO_MODEL
 from app.settings import Settings
 from engine import models as engine_models
 from engine.errors import DownloadCancelled
-from tests.app_support import SAMPLE_TEXT, message_boxes, open_document, wait_idle
+from tests.app_support import SAMPLE_TEXT, make_window, message_boxes, open_document, wait_idle
 
 
 @pytest.fixture
@@ -24,10 +24,7 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def window(qtbot, home):
-    w = MainWindow(Settings())  # the real engine: no models installed yet
-    qtbot.addWidget(w)
-    w.show()
-    return w
+    return make_window(qtbot)  # the real engine: no models installed yet
 
 
 def test_first_run_offers_the_standard_pack(qtbot, window):

@@ -15,6 +15,7 @@ from tests.app_support import (
     SAMPLE_TEXT,
     FakeNER,
     fake_factory,
+    make_window,
     open_document,
     sentences,
     wait_idle,
@@ -24,11 +25,7 @@ from tests.app_support import (
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    w = MainWindow(Settings(), pipeline_factory=fake_factory())
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    return w
+    return make_window(qtbot, fake_factory(), size=(1200, 800))
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ import time
 import pytest
 
 import engine
-from app.main_window import MainWindow
 from app.session import CANCELLED, DONE, FAILED, RUNNING
 from app.settings import Settings
-from tests.app_support import EventLoopGaps, message_boxes, open_document, wait_idle
+from tests.app_support import EventLoopGaps, make_window, message_boxes, open_document, wait_idle
 
 HEADS = {"ner": "token", "question-answering": "qa", "sentiment": "sequence",
          "summarization": "encoder"}
@@ -40,11 +39,7 @@ def window(qtbot, tmp_path, monkeypatch, module_home, checkpoints):
     settings = Settings(tmp_path / "settings.ini")
     for task, head in HEADS.items():
         settings.set_model_for(task, checkpoints(head))
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    return w
+    return make_window(qtbot, settings=settings, size=(1200, 800))
 
 
 @pytest.fixture

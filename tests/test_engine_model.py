@@ -255,3 +255,33 @@ def test_missing_and_foreign_models(tmp_path, checkpoints):
     (broken / "model.safetensors").unlink()
     with pytest.raises(ModelNotFoundError, match="No weights"):
         engine.load_model(broken)
+
+
+def test_cpu_runs_a_big_batch_in_row_chunks_with_identical_outputs(checkpoints, monkeypatch):
+    from engine.runtime import onnx_backend
+
+    model = engine.load_model(checkpoints("qa"), device="cpu")
+    rng = np.random.default_rng(3)
+    ids = rng.integers(5, model.config.vocab_size, (7, 12))
+    mask = np.ones_like(ids)
+    mask[2, 5:] = 0
+    mask[6, 1:] = 0
+    types = np.zeros_like(ids)
+    types[:, 8:] = 1
+    session = model._backend.session
+    whole = dict(zip(model.output_names, session.run(
+        model.output_names, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})))
+    calls = []
+    real_run = session.run
+
+    class CountingSession:
+        def run(self, names, feeds):
+            calls.append(feeds["input_ids"].shape)
+            return real_run(names, feeds)
+
+    monkeypatch.setattr(model._backend, "session", CountingSession())
+    monkeypatch.setattr(onnx_backend, "CPU_RUN_TOKENS", 30)  # two rows of 12 per run
+    chunked = model(ids, mask, types)
+    assert calls == [(2, 12), (2, 12), (2, 12), (1, 12)]
+    for name in model.output_names:
+        np.testing.assert_allclose(chunked[name], whole[name], rtol=0, atol=1e-6)

@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 # Matrix products worth quantizing; the rest (LayerNorm, softmax) stays in float.
 _INT8_OPS = ["MatMul", "Attention", "Gemm"]
 
+# On the CPU a big batch runs 4-6% faster as consecutive runs of about this many tokens: the
+# activations between operators then stay in cache (measured with albert-base at 8x384, 32x128
+# and 160x48; 512-1024 tokens per run were best). A GPU wants the whole batch at once.
+CPU_RUN_TOKENS = 1024
+
 
 def converted_graph(model_dir: Path, config: AlbertConfig, head: str, precision: str) -> Path:
     """Path of the ONNX graph for this checkpoint, building and caching it when missing."""
@@ -101,17 +106,29 @@ class OnnxBackend:
             return self._open(CPU)
 
     def run(self, feeds: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
+        if not self.device.is_gpu:
+            return _run_in_row_chunks(self.session, feeds, outputs, CPU_RUN_TOKENS)
         try:
             return self.session.run(outputs, feeds)
-        except Exception as exc:
-            if not self.device.is_gpu:
-                raise
+        except Exception as exc:  # noqa: BLE001
             # A lost or out-of-memory GPU: finish the work on the CPU and say why.
             log.warning("GPU run failed, switching to the CPU: %s", exc)
             reason = f"GPU failed while running: {_short(exc)}"
             self.device = DeviceChoice(self.device.requested, CPU, reason)
             self.session = self._open(CPU)
-            return self.session.run(outputs, feeds)
+            return _run_in_row_chunks(self.session, feeds, outputs, CPU_RUN_TOKENS)
+
+
+def _run_in_row_chunks(session, feeds: dict[str, np.ndarray], outputs: list[str],
+                       max_tokens: int) -> list[np.ndarray]:
+    """Run a batch as consecutive slices of whole rows; every output has the batch axis first."""
+    rows, width = feeds["input_ids"].shape
+    step = max(1, max_tokens // max(1, width))
+    if rows <= step:
+        return session.run(outputs, feeds)
+    parts = [session.run(outputs, {k: v[i:i + step] for k, v in feeds.items()})
+             for i in range(0, rows, step)]
+    return [np.concatenate([p[j] for p in parts]) for j in range(len(outputs))]
 
 
 def _short(exc: Exception) -> str:

@@ -287,6 +287,59 @@ def test_cancel_before_anything_is_asked(hub, checkpoints, home):
     assert_nothing_installed(home)
 
 
+def test_a_model_downloaded_elsewhere_is_refused_at_once(hub, checkpoints, home):
+    """Another process (a second window, the CLI) holding the model's download lock."""
+    import subprocess
+    import sys
+
+    repo = hub.add_repo("tester/tiny-qa", checkpoints("qa"))
+    hold = ("import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+            "lock.acquire(); print('held', flush=True); sys.stdin.read()")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(dl.lock_path("Tester/Tiny-QA"))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(DownloadError, match="already being downloaded"):
+            fetch("tester/tiny-qa")
+        assert hub.requests == []
+        assert_nothing_installed(home)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    model = fetch("tester/tiny-qa")  # the lock went with its process
+    assert (model.path / "model.safetensors").read_bytes() == repo.files["model.safetensors"]
+
+
+def test_two_threads_downloading_one_model_get_one_install(hub, checkpoints, home):
+    import threading
+
+    repo = hub.add_repo("tester/tiny-qa", checkpoints("qa"))
+    started, release = threading.Event(), threading.Event()
+
+    def slow_progress(done, total, name):
+        started.set()
+        release.wait(10)
+
+    outcome = {}
+
+    def first():
+        outcome["first"] = fetch("tester/tiny-qa", progress=slow_progress)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert started.wait(10)
+        with pytest.raises(DownloadError, match="already being downloaded"):
+            fetch("tester/tiny-qa")
+    finally:
+        release.set()
+        thread.join(20)
+    assert outcome["first"].path.is_dir()
+    assert [m.id for m in store.list_installed()] == ["tester/tiny-qa"]
+    assert (outcome["first"].path / "spiece.model").read_bytes() == repo.files["spiece.model"]
+
+
 @pytest.mark.parametrize("name", ["model.safetensors", "config.json", "spiece.model"])
 def test_corrupt_file_caught_by_its_hash(hub, checkpoints, home, name):
     hub.add_repo("tester/tiny-qa", checkpoints("qa"))
@@ -432,7 +485,8 @@ def test_pickle_with_foreign_global_refused(hub, checkpoints, tmp_path, home):
     with pytest.raises(UnsafeModelFileError):
         fetch("tester/evil")
     assert_nothing_installed(home)
-    assert not store.downloads_dir().exists() or not any(store.downloads_dir().iterdir())
+    leftovers = list(store.downloads_dir().iterdir()) if store.downloads_dir().exists() else []
+    assert [p.name for p in leftovers if p.suffix != ".lock"] == []  # empty lock files may stay
 
 
 def test_repo_without_tokenizer_refused(hub, checkpoints, home):

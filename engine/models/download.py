@@ -11,7 +11,10 @@ streamed into `<store>/.downloads/<name>@<commit>/<file>.part` so that:
   small ones) before it counts as downloaded; a corrupt file is deleted and reported;
 * the checked files are moved into a temporary folder in the store, validated like an import
   (ALBERT, the head the task needs, weights readable, no code), and the folder is renamed into
-  place with its metadata, so a failed or interrupted download never looks installed.
+  place with its metadata, so a failed or interrupted download never looks installed;
+* one model is downloaded by one process at a time (a lock file beside the staging folders): a
+  second window or command asking for the same model is told so at once instead of writing into
+  the same `.part` files.
 
 The Hub is reached through huggingface_hub (`HfApi.model_info` for the file list, hashes and the
 resolved commit; its HTTP session, headers and token for the files), so `HF_ENDPOINT`,
@@ -191,6 +194,10 @@ class _Download:
                 "Unset HF_HUB_OFFLINE to download models."
             )
         self.check_cancel()
+        with _download_lock(self.repo_id):
+            return self._execute_locked()
+
+    def _execute_locked(self) -> store.InstalledModel:
         self.say("Contacting the Hub")
         info = self._model_info()
         commit = info.sha
@@ -541,6 +548,34 @@ class _Download:
                     except OSError:
                         break
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def lock_path(repo_id: str) -> Path:
+    """The lock file of one model's download; Hub ids are case-insensitive, so is the lock."""
+    return store.downloads_dir() / f"{store.safe_name(repo_id.lower())}.lock"
+
+
+@contextlib.contextmanager
+def _download_lock(repo_id: str):
+    from filelock import FileLock, Timeout
+
+    path = lock_path(repo_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path, timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise DownloadError(
+            f"{repo_id} is already being downloaded by another Albert Lens window or command. "
+            "Let that download finish (or cancel it), then try again."
+        ) from None
+    except OSError as exc:
+        raise DownloadError(f"Cannot download {repo_id}: cannot write to {path.parent} "
+                            f"({_short(exc)}).") from exc
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager

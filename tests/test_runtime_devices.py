@@ -101,9 +101,9 @@ def test_plan_batches_respects_budget_and_keeps_every_index():
             assert len(b) <= size
             longest = max(lengths[i] for i in b)
             assert len(b) == 1 or len(b) * longest <= budget
-            assert all(longest <= lengths[i] * 1.1 + 4 for i in b)
+            assert all(longest <= lengths[i] * 1.05 + 2 for i in b)
         padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
-        assert sum(lengths) <= padded <= 1.1 * sum(lengths) + 4 * len(lengths)
+        assert sum(lengths) <= padded <= 1.05 * sum(lengths) + 2 * len(lengths)
 
     check()
 

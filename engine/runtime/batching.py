@@ -13,8 +13,8 @@ import numpy as np
 
 
 def plan_batches(lengths: Sequence[int], max_batch_tokens: int = 16384,
-                 max_batch_size: int = 64, max_padding: float = 1.1,
-                 padding_slack: int = 4) -> list[list[int]]:
+                 max_batch_size: int = 64, max_padding: float = 1.05,
+                 padding_slack: int = 2) -> list[list[int]]:
     """Group sequence indices into batches of similar length.
 
     A batch's padded cost (members x longest) stays <= max_batch_tokens, and no member is padded

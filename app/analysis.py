@@ -16,7 +16,13 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from app.settings import Settings
-from app.workers import Job, JobManager, Progress, settle_long_lived_objects
+from app.workers import (
+    Job,
+    JobManager,
+    Progress,
+    call_at_background_priority,
+    settle_long_lived_objects,
+)
 from engine.errors import Cancelled
 
 PipelineFactory = Callable[..., Any]
@@ -109,7 +115,8 @@ class AnalysisService(QObject):
             if progress is not None:
                 progress.note(f"loading the {MODEL_ROLE[key[0]]} model")
             task, model, device, precision = key
-            pipe = self._factory(task, model, device, precision)
+            pipe = call_at_background_priority(
+                lambda: self._factory(task, model, device, precision))
             settle_long_lived_objects()  # a loaded pipeline lives until the settings change
             with self._lock:
                 self._pipelines[key] = pipe

@@ -15,7 +15,7 @@ times:
    indexing (mean over a few questions), against transformers' question-answering pipeline
    reading all of it (and, unless --quick, our `thorough` mode reading all of it too).
 
-    python benchmarks/tasks.py [--quick] [--device cpu|gpu] [--batch-size 16]
+    python benchmarks/tasks.py [--quick] [--device cpu|gpu] [--batch-size 16] [--precision int8]
 """
 
 from __future__ import annotations
@@ -112,6 +112,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16,
                         help="transformers' pipeline / embedding batch size")
     parser.add_argument("--rounds", type=int, default=1, help="best of N rounds per stage")
+    parser.add_argument("--precision", choices=["fp32", "int8"], default="fp32",
+                        help="our models' precision (transformers stays fp32)")
     parser.add_argument("--words", type=int, help="words of the NER/sentiment/summary document")
     parser.add_argument("--qa-words", type=int, help="words of the QA document")
     args = parser.parse_args()
@@ -135,10 +137,11 @@ def main() -> int:
     hf_device = 0 if args.device == "gpu" else "cpu"
 
     # --- ours ------------------------------------------------------------------------------------
-    ner = engine.pipeline("ner", model=folders["ner"], device=args.device)
-    clf = engine.pipeline("sentiment", model=folders["sentiment"], device=args.device)
-    summ = engine.pipeline("summary", model=folders["summary"], device=args.device)
-    qa = engine.pipeline("qa", model=folders["qa"], device=args.device)
+    ours = {"device": args.device, "precision": args.precision}
+    ner = engine.pipeline("ner", model=folders["ner"], **ours)
+    clf = engine.pipeline("sentiment", model=folders["sentiment"], **ours)
+    summ = engine.pipeline("summary", model=folders["summary"], **ours)
+    qa = engine.pipeline("qa", model=folders["qa"], **ours)
     print(f"# ours: {ner.model.describe()}")
 
     # --- transformers ----------------------------------------------------------------------------

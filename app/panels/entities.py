@@ -304,8 +304,10 @@ class EntitiesPanel(TaskPanel):
         elif not entities:
             self.summary_label.setText("No entities found in this document.")
         else:
-            groups = len({(entity_type(e.label), e.text) for e in entities})
-            self.summary_label.setText(f"{len(entities)} mentions of {groups} entities")
+            groups = getattr(session, "entity_groups", None)
+            count = len(groups) if groups is not None else len(
+                {(entity_type(e.label), e.text) for e in entities})
+            self.summary_label.setText(f"{len(entities)} mentions of {count} entities")
         self.filter.setVisible(bool(entities))
         self.tree.setVisible(bool(entities))
         self._layout.setStretch(self._layout.count() - 1, 0 if entities else 1)
@@ -318,7 +320,10 @@ class EntitiesPanel(TaskPanel):
             if widget is not None:
                 widget.deleteLater()
         self.type_boxes.clear()
-        counts = Counter(entity_type(e.label) for e in entities)
+        # Per label, not per mention: a long document's thousands of mentions have a few labels.
+        counts: Counter[str] = Counter()
+        for label, n in Counter(e.label for e in entities).items():
+            counts[entity_type(label)] += n
         hidden = self.session.hidden_types if self.session is not None else set()
         for i, (kind, count) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1])):
             box = QCheckBox(f"{entity_type_name(kind)} ({count})", self.legend)

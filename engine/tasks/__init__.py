@@ -39,7 +39,12 @@ TASK_ALIASES = {
 TASKS = ("question-answering", "ner", "sentiment", "summarization")
 
 
-def canonical_task(task: str) -> str:
+def pipeline_task_name(task: str) -> str:
+    """The pipeline behind a task name ("qa" -> "question-answering"); ValueError if unknown.
+
+    Not engine.models.catalog.canonical_task, which names the kind of model a task needs
+    ("summarization" -> "embeddings").
+    """
     key = str(task).strip().lower().replace("_", "-")
     if key not in TASK_ALIASES:
         raise ValueError(
@@ -51,7 +56,7 @@ def canonical_task(task: str) -> str:
 
 def pipeline(task: str, model=None, device: str = "auto", **options: Any):
     """A task runner, loaded once and called many times."""
-    name = canonical_task(task)
+    name = pipeline_task_name(task)
     if name == "question-answering":
         from engine.tasks.qa import QuestionAnsweringPipeline as cls
     elif name == "ner":
@@ -71,7 +76,7 @@ __all__ = [
     "Sentiment",
     "Span",
     "Summary",
-    "canonical_task",
     "pipeline",
+    "pipeline_task_name",
     "to_dict",
 ]

@@ -165,6 +165,15 @@ class EntityGroupsModel(QAbstractTableModel):
         return None
 
 
+def session_groups(session: DocumentSession | None) -> list[Group]:
+    """The session's entities grouped by (type, text), worked out once per result."""
+    if session is None or not session.entities:
+        return []
+    if session.entity_groups is None:
+        session.entity_groups = group_entities(session.entities)
+    return session.entity_groups
+
+
 def apply_entity_highlights(session: DocumentSession) -> None:
     every = getattr(session, "entity_highlights", None)
     if every is None:
@@ -290,8 +299,10 @@ class EntitiesPanel(TaskPanel):
         if self._filled_for is not entities:
             # Rebuilding the list is costly for long documents: only when the results change.
             self._filled_for = entities
-            self._fill_legend(entities or [])
-            self._fill_tree(session)
+            groups = session_groups(session)
+            self._fill_legend(groups)
+            self.model.set_groups(groups)
+            self._apply_filter()
         else:
             hidden = session.hidden_types if session is not None else set()
             for kind, box in self.type_boxes.items():
@@ -304,9 +315,7 @@ class EntitiesPanel(TaskPanel):
         elif not entities:
             self.summary_label.setText("No entities found in this document.")
         else:
-            groups = getattr(session, "entity_groups", None)
-            count = len(groups) if groups is not None else len(
-                {(entity_type(e.label), e.text) for e in entities})
+            count = len(session_groups(session))
             self.summary_label.setText(f"{len(entities)} mentions of {count} entities")
         self.filter.setVisible(bool(entities))
         self.tree.setVisible(bool(entities))
@@ -314,16 +323,15 @@ class EntitiesPanel(TaskPanel):
         self._current_key = None
         self._show_mention(None)
 
-    def _fill_legend(self, entities: list[Entity]) -> None:
+    def _fill_legend(self, groups: list[Group]) -> None:
         while self.legend_layout.count():
             widget = self.legend_layout.takeAt(0).widget()
             if widget is not None:
                 widget.deleteLater()
         self.type_boxes.clear()
-        # Per label, not per mention: a long document's thousands of mentions have a few labels.
         counts: Counter[str] = Counter()
-        for label, n in Counter(e.label for e in entities).items():
-            counts[entity_type(label)] += n
+        for kind, _text, mentions in groups:
+            counts[kind] += len(mentions)
         hidden = self.session.hidden_types if self.session is not None else set()
         for i, (kind, count) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1])):
             box = QCheckBox(f"{entity_type_name(kind)} ({count})", self.legend)
@@ -335,13 +343,6 @@ class EntitiesPanel(TaskPanel):
             self.type_boxes[kind] = box
             self.legend_layout.addWidget(box, i // 2, i % 2)
         self.legend.setVisible(bool(counts))
-
-    def _fill_tree(self, session: DocumentSession | None) -> None:
-        groups = getattr(session, "entity_groups", None)
-        if groups is None and session is not None and session.entities:
-            groups = session.entity_groups = group_entities(session.entities)
-        self.model.set_groups(groups or [])
-        self._apply_filter()
 
     def _apply_filter(self) -> None:
         hidden = self.session.hidden_types if self.session is not None else set()
@@ -396,7 +397,7 @@ class EntitiesPanel(TaskPanel):
     def _mentions(self) -> list[tuple[int, int]]:
         if self._current_key is None or self.session is None:
             return []
-        for kind, text, mentions in getattr(self.session, "entity_groups", None) or []:
+        for kind, text, mentions in session_groups(self.session):
             if (kind, text) == self._current_key:
                 return [(m.start, m.end) for m in mentions]
         return []

@@ -70,11 +70,17 @@ class StatusBar(QStatusBar):
         if len(visible) > 1:
             text += f"  +{len(visible) - 1} more"
         self.job_label.setText(text)
+        # QProgressBar repaints synchronously when its value changes, and a synchronous repaint
+        # paints every dirty region of the window: the document view with thousands of marks,
+        # on the UI thread, at the very moment a job thread starts competing for the GIL. With
+        # updates off meanwhile, re-enabling them queues an ordinary update for the event loop.
+        self.progress.setUpdatesEnabled(False)
         if job.total > 0:
             self.progress.setRange(0, job.total)
             self.progress.setValue(min(job.done, job.total))
         else:
             self.progress.setRange(0, 0)  # busy indicator until the first count arrives
+        self.progress.setUpdatesEnabled(True)
         self.cancel_button.setEnabled(any(j.cancellable and not j.token() for j in visible))
 
     def update_device(self, _text: str | None = None) -> None:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QEvent, QObject
 
 from app.session import CANCELLED, DONE, FAILED, RUNNING
 from app.workers import JobManager
@@ -156,6 +157,45 @@ def test_event_loop_keeps_turning_while_an_analysis_runs(qtbot, home, doc):
     assert len(loop.gaps) > 50
     print(f"longest event-loop gap: {loop.longest * 1000:.1f} ms over {len(loop.gaps)} ticks")
     assert loop.longest < 0.1, f"event loop stalled for {loop.longest * 1000:.0f} ms"
+
+
+class PaintCounter(QObject):
+    """Counts the paint events of the widget it filters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def test_starting_an_analysis_leaves_painting_to_the_event_loop(qtbot, home, doc):
+    # A progress bar repaints synchronously when its range or value changes, and such a repaint
+    # paints every dirty region of the window, here the document marked dirty just before:
+    # that paint belongs to the event loop, not to the click that started the job.
+    w = make_window(qtbot, fake_factory({"sentiment": SlowPipeline(seconds=20, busy=False)}))
+    session = open_document(qtbot, w, doc)  # its entity run left the bar at 1 of 1
+    assert w.status.progress.maximum() == 1
+    qtbot.wait(50)
+    viewport = session.view.viewport()
+    painted = PaintCounter()
+    viewport.installEventFilter(painted)
+    try:
+        viewport.repaint()  # the counter sees a paint of this view at all
+        assert painted.count == 1
+        viewport.update()
+        w.sentiment_panel.start(session)
+        assert session.state("sentiment") == RUNNING
+        assert w.status.progress.isVisible()
+        assert painted.count == 1
+        qtbot.waitUntil(lambda: painted.count > 1, timeout=5000)  # ... and the loop paints it
+    finally:
+        viewport.removeEventFilter(painted)
+        w.jobs.cancel_all()
+        wait_idle(qtbot, w)
 
 
 def _run_python(code: str, home: Path, **env) -> subprocess.CompletedProcess:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import transformers
+from hypothesis import given
+from hypothesis import strategies as st
 
 import engine
 from engine.errors import Cancelled, UnsupportedModelError
@@ -177,3 +179,17 @@ def test_cancel_progress_and_errors(checkpoints, ours):
     assert ner("   \n ") == []
     with pytest.raises(UnsupportedModelError):
         engine.pipeline("ner", model=checkpoints("qa"), device="cpu")
+
+
+@given(st.lists(st.one_of(st.floats(0, 1), st.just(float("nan"))), max_size=40))
+def test_entity_score_is_the_pipelines_nanmean(scores):
+    from engine.tasks.ner import _mean_ignoring_nan
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of nothing warns
+        expected = float(np.nanmean(scores)) if scores else float("nan")
+    got = _mean_ignoring_nan(scores)
+    if np.isnan(expected):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PySide6.QtGui import QColor
 
 from app.document_view import DocumentView, Highlight
 from app.highlights import OffsetMap, entity_colour, entity_type, entity_type_name
@@ -132,3 +133,20 @@ def test_entity_types_have_names_and_stable_colours():
     assert entity_colour("B-ORG") == entity_colour("ORG")
     assert entity_colour("WEIRD_TAG") == entity_colour("WEIRD_TAG")
     assert entity_colour("WEIRD_TAG") != entity_colour("OTHER_TAG")
+
+
+def test_entity_marks_one_per_shown_mention_with_its_own_confidence():
+    from app.panels.entities import entity_highlights
+    from engine.tasks.results import Entity
+
+    entities = [Entity("B-PER", 0, 3, "Ada", 0.91), Entity("LOC", 4, 10, "London", 0.5),
+                Entity("I-PER", 11, 18, "Babbage", 0.333), Entity("LOC", 19, 24, "Paris", 0.77)]
+    marks = entity_highlights(entities, hidden={"LOC"})
+    assert [(m.start, m.end, m.data) for m in marks] == [(0, 3, entities[0]),
+                                                         (11, 18, entities[2])]
+    assert [m.tooltip for m in marks] == ["Person (PER) · confidence 91%",
+                                          "Person (PER) · confidence 33%"]
+    assert all(QColor(m.background) == entity_colour("PER") for m in marks)
+    shown = entity_highlights(entities, hidden=set())
+    assert [m.tooltip for m in shown][1::2] == ["Location (LOC) · confidence 50%",
+                                               "Location (LOC) · confidence 77%"]

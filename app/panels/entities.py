@@ -46,17 +46,33 @@ def swatch(colour: QColor, size: int = 14) -> QIcon:
 
 
 def entity_tooltip(entity: Entity) -> str:
-    kind = entity_type(entity.label)
-    name = entity_type_name(entity.label)
-    shown = name if name == kind else f"{name} ({kind})"
-    return f"{shown} · confidence {entity.score:.0%}"
+    return _tooltip(_type_shown(entity.label), entity.score)
+
+
+def _type_shown(label: str) -> str:
+    kind = entity_type(label)
+    name = entity_type_name(label)
+    return name if name == kind else f"{name} ({kind})"
+
+
+def _tooltip(type_shown: str, score: float) -> str:
+    return f"{type_shown} · confidence {score:.0%}"
 
 
 def entity_highlights(entities: list[Entity], hidden: set[str]) -> list[Highlight]:
-    return [
-        Highlight(e.start, e.end, entity_colour(e.label), tooltip=entity_tooltip(e), data=e)
-        for e in entities if entity_type(e.label) not in hidden
-    ]
+    # Colour and type name once per label, not per mention: a long document holds thousands
+    # of mentions of a handful of labels, and this runs while the UI thread wants the GIL.
+    styles: dict[str, tuple[QColor, str] | None] = {}
+    marks = []
+    for e in entities:
+        if e.label not in styles:
+            styles[e.label] = None if entity_type(e.label) in hidden else (
+                entity_colour(e.label), _type_shown(e.label))
+        style = styles[e.label]
+        if style is not None:
+            marks.append(Highlight(e.start, e.end, style[0], tooltip=_tooltip(style[1], e.score),
+                                   data=e))
+    return marks
 
 
 def group_entities(entities: list[Entity]) -> list[tuple[str, str, list[Entity]]]:

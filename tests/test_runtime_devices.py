@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine.runtime.batching import pad_batch, plan_batches
+from engine.runtime.batching import CPU_PADDING, GPU_PADDING, pad_batch, plan_batches
 from engine.runtime.onnx_backend import OnnxBackend
 from engine.runtime.providers import CPU, DeviceChoice, choose_provider
 
@@ -86,26 +86,57 @@ def test_int8_on_gpu_request_runs_on_cpu_with_reason(checkpoints, monkeypatch):
     assert "int8" in m.device.fallback_reason
 
 
-def test_plan_batches_respects_budget_and_keeps_every_index():
+@pytest.mark.parametrize("caps", [CPU_PADDING, GPU_PADDING, (1.25, 8)])
+def test_plan_batches_respects_budget_and_keeps_every_index(caps):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    @settings(max_examples=200, deadline=None)
+    ratio, slack = caps
+
+    @settings(max_examples=150, deadline=None)
     @given(st.lists(st.integers(1, 512), max_size=60), st.integers(512, 4096),
            st.integers(1, 16))
     def check(lengths, budget, size):
-        batches = plan_batches(lengths, budget, size)
+        batches = plan_batches(lengths, budget, size, ratio, slack)
         flat = sorted(i for b in batches for i in b)
         assert flat == list(range(len(lengths)))
         for b in batches:
             assert len(b) <= size
             longest = max(lengths[i] for i in b)
             assert len(b) == 1 or len(b) * longest <= budget
-            assert all(longest <= lengths[i] * 1.05 + 2 for i in b)
+            assert all(longest <= lengths[i] * ratio + slack for i in b)
         padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
-        assert sum(lengths) <= padded <= 1.05 * sum(lengths) + 2 * len(lengths)
+        assert sum(lengths) <= padded <= ratio * sum(lengths) + slack * len(lengths)
 
     check()
+
+
+def test_cpu_batches_hold_sequences_at_most_one_token_apart(checkpoints):
+    model = engine.load_model(checkpoints("sequence"), device="cpu")
+    assert not model.device.is_gpu
+    lengths = [40, 41, 41, 42, 44, 60, 61, 3, 4, 4]
+    widths = []
+    run = type(model).__call__
+
+    def recording(self, ids, *args, **kwargs):
+        widths.append(sorted(int(n) for n in np.asarray(args[0]).sum(1)) + [ids.shape[1]])
+        return run(self, ids, *args, **kwargs)
+
+    type(model).__call__ = recording
+    sequences = [[2] + [9] * (n - 2) + [3] for n in lengths]
+    try:
+        model.run_sequences(sequences)
+        on_cpu = list(widths)
+        widths.clear()
+        # A GPU pays per run: it takes 40..44 in one batch (1.05 x 40 + 2 = 44).
+        model._backend.device = DeviceChoice("gpu", CUDA)
+        model.run_sequences(sequences)
+    finally:
+        type(model).__call__ = run
+    assert sorted(n for w in on_cpu for n in w[:-1]) == sorted(lengths)
+    for *members, width in on_cpu:
+        assert width == max(members) and width - min(members) <= 1
+    assert [40, 41, 41, 42, 44, 44] in widths
 
 
 def test_one_long_sequence_does_not_pad_its_neighbours():

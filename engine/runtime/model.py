@@ -9,7 +9,7 @@ import numpy as np
 
 from engine.albert.config import HEADS, AlbertConfig
 from engine.errors import Cancelled, ModelNotFoundError
-from engine.runtime.batching import pad_batch, plan_batches
+from engine.runtime.batching import CPU_PADDING, GPU_PADDING, pad_batch, plan_batches
 from engine.runtime.providers import DeviceChoice, choose_provider
 
 PRECISIONS = ("fp32", "int8")
@@ -111,7 +111,9 @@ class LoadedModel:
         type_list = [list(getattr(s, "type_ids", None) or [0] * len(ids)) for s, ids in
                      zip(sequences, ids_list)]
         results: list[dict[str, np.ndarray] | None] = [None] * len(ids_list)
-        batches = plan_batches([len(x) for x in ids_list], max_batch_tokens, max_batch_size)
+        max_padding, slack = GPU_PADDING if self.device.is_gpu else CPU_PADDING
+        batches = plan_batches([len(x) for x in ids_list], max_batch_tokens, max_batch_size,
+                               max_padding, slack)
         done = 0
         for batch in batches:
             if cancel is not None and cancel():

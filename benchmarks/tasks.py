@@ -13,7 +13,9 @@ times:
    sentence (the same sentences for both sides);
 3. question answering on a 25,000-word document: our answer time after the document's one-time
    indexing (mean over a few questions), against transformers' question-answering pipeline
-   reading all of it (and, unless --quick, our `thorough` mode reading all of it too).
+   reading all of it (and, unless --quick, our `thorough` mode reading all of it too);
+4. on the CPU in fp32, each side's rate on the same useful work (the FLOPs of every real window
+   and sentence) against numpy's sgemm measured in the same run.
 
     python benchmarks/tasks.py [--quick] [--device cpu|gpu] [--batch-size 16] [--precision int8]
 """
@@ -79,16 +81,38 @@ def build_models(work: Path) -> dict[str, Path]:
     return folders
 
 
+def sequence_flops(length: int, shape: dict = BASE) -> float:
+    """Floating-point operations of one encoder pass over `length` tokens (matrix products and
+    attention; embeddings, norms and heads are a rounding error)."""
+    h, f, layers = shape["hidden_size"], shape["intermediate_size"], shape["num_hidden_layers"]
+    return layers * (2 * length * (4 * h * h + 2 * h * f) + 4 * length * length * h)
+
+
+def sgemm_gflops(rounds: int = 7) -> float:
+    """numpy's float32 matrix product on an FFN-shaped problem: this machine's fp32 bound."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 768), dtype=np.float32)
+    b = rng.standard_normal((768, 3072), dtype=np.float32)
+    best = min(timed(lambda: a @ b)[1] for _ in range(rounds))
+    return 2 * 1024 * 768 * 3072 / best / 1e9
+
+
 class ModelClock:
-    """Adds up the time spent in ONNX Runtime runs of some loaded models."""
+    """Adds up the time spent in ONNX Runtime runs of some loaded models, and the useful work
+    in them: the FLOPs of every real (unpadded) sequence, what batch-1 transformers computes."""
 
     def __init__(self, models):
         self.seconds = 0.0
+        self.useful_flops = 0.0
         for model in models:
             backend = model._backend
             run = backend.run
 
             def timed(feeds, names, _run=run):
+                for length in feeds["attention_mask"].sum(axis=1):
+                    self.useful_flops += sequence_flops(int(length))
                 start = time.perf_counter()
                 try:
                     return _run(feeds, names)
@@ -222,11 +246,13 @@ def main() -> int:
     }
     stages: dict[str, tuple[float, float]] = {}
     hf_stages: dict[str, float] = {}
+    useful: dict[str, float] = {}
     for _ in range(args.rounds):  # stage by stage, ours then theirs: drift hits both alike
         for name, ours_fn in ours_fns.items():
-            before = clock.seconds
+            before, flops_before = clock.seconds, clock.useful_flops
             _, total = timed(ours_fn)
             model = clock.seconds - before
+            useful[name] = clock.useful_flops - flops_before
             if name not in stages or total < stages[name][0]:
                 stages[name] = (total, model)
             _, hf_time = timed(hf_fns[name])
@@ -247,6 +273,22 @@ def main() -> int:
     print()
     print(f"total / pure model time: {ours_total / ours_model:.3f} (target <= 1.25)")
     print(f"transformers / ours: {hf_total / ours_total:.2f}x (target >= 1.5)")
+
+    # How close each side is to this machine's fp32 bound, on the same useful work (the real
+    # tokens of every window and sentence, which is what batch-1 transformers computes).
+    if args.device == "cpu" and args.precision == "fp32":
+        bound = sgemm_gflops()
+        print()
+        print(f"useful work against numpy's sgemm on this machine ({bound:.0f} GFLOP/s):")
+        print("| stage | useful GFLOP | ours GFLOP/s | transformers GFLOP/s | ratio at sgemm speed |")
+        print("|---|---|---|---|---|")
+        for name, (total, _model) in stages.items():
+            gflop = useful[name] / 1e9
+            print(f"| {name} | {gflop:,.0f} | {gflop / total:.0f} | {gflop / hf_stages[name]:.0f} |"
+                  f" {bound * hf_stages[name] / gflop:.2f}x |")
+        at_bound = sum(useful.values()) / 1e9 / bound
+        print(f"all three at sgemm speed, no overhead: {at_bound:.1f} s, "
+              f"{hf_total / at_bound:.2f}x transformers")
 
     # --- question answering on a long document ---------------------------------------------------
     long_doc = make_document(qa_words)

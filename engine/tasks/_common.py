@@ -178,8 +178,6 @@ class LRU(OrderedDict):
         return value
 
 
-
-
 # --- progress and cancel -------------------------------------------------------------------------
 def check_cancel(cancel: Cancel) -> None:
     if cancel is not None and cancel():

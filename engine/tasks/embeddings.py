@@ -103,8 +103,8 @@ class SentenceEncoder:
         if not seqs:
             return np.zeros((0, hidden), dtype=np.float32)
         outs = self.model.run_sequences(seqs, outputs=["last_hidden_state"],
-                            max_batch_tokens=self.max_batch_tokens,
-                            progress=progress, cancel=cancel)
+                                        max_batch_tokens=self.max_batch_tokens,
+                                        progress=progress, cancel=cancel)
         vectors = np.stack([self._pool(o["last_hidden_state"]) for o in outs])
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -113,8 +113,8 @@ class TokenClassificationPipeline(TaskPipeline):
         tok = self.tokenizer
         seqs = [[tok.cls_token_id, *ids[a:b], tok.sep_token_id] for a, b in bounds]
         outs = self.model.run_sequences(seqs, outputs=["logits"],
-                            max_batch_tokens=self.max_batch_tokens,
-                            progress=progress, cancel=cancel)
+                                        max_batch_tokens=self.max_batch_tokens,
+                                        progress=progress, cancel=cancel)
         probs = np.zeros((n, len(self.labels)), dtype=np.float32)
         best = np.full(n, -1, dtype=np.int64)
         for (a, b), out in zip(bounds, outs):

@@ -204,8 +204,8 @@ class QuestionAnsweringPipeline(TaskPipeline):
         windows = [self._window(q_ids, toks, a, b) for a, b in bounds]
         check_cancel(cancel)
         outputs = self.model.run_sequences(windows, outputs=["start_logits", "end_logits"],
-                               max_batch_tokens=self.max_batch_tokens, progress=progress,
-                               cancel=cancel)
+                                           max_batch_tokens=self.max_batch_tokens,
+                                           progress=progress, cancel=cancel)
         return self._decode(text, toks, windows, outputs, opts)
 
     def _retrieved_bounds(self, index: PassageIndex, toks: ContextTokens, question: str,

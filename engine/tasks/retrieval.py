@@ -139,8 +139,6 @@ def _next_start_after_end(word_end: int, next_start: int, ends: set[int]) -> boo
     return any(p in ends for p in range(word_end, next_start + 1))
 
 
-
-
 # --- BM25 ----------------------------------------------------------------------------------------
 class BM25:
     """Okapi BM25 over a list of term lists."""

@@ -218,5 +218,3 @@ def _repair(text: str, ranges: list[Range]) -> list[Range]:
                 continue
         out.append((a, b))
     return out
-
-

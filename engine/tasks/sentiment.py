@@ -92,8 +92,8 @@ class TextClassificationPipeline(TaskPipeline):
         inputs = [[tok.cls_token_id, *ids, tok.sep_token_id] for ids in seqs]
         check_cancel(cancel)
         outs = self.model.run_sequences(inputs, outputs=["logits"],
-                            max_batch_tokens=self.max_batch_tokens,
-                            progress=progress, cancel=cancel)
+                                        max_batch_tokens=self.max_batch_tokens,
+                                        progress=progress, cancel=cancel)
         probs = [self._probabilities(o["logits"]) for o in outs]
         first = 1 if fits else 0
         sent_probs = probs[first:first + len(sent_ids)]
@@ -120,8 +120,8 @@ class TextClassificationPipeline(TaskPipeline):
         inputs = [[tok.cls_token_id, *tok.tokenize_with_offsets(t)[0][: self.max_length - 2],
                    tok.sep_token_id] for t in texts]
         outs = self.model.run_sequences(inputs, outputs=["logits"],
-                            max_batch_tokens=self.max_batch_tokens,
-                            progress=progress, cancel=cancel)
+                                        max_batch_tokens=self.max_batch_tokens,
+                                        progress=progress, cancel=cancel)
         return [self._scores(self._probabilities(o["logits"])) for o in outs]
 
     def _probabilities(self, logits) -> np.ndarray:

@@ -64,6 +64,10 @@ def run_app(files: list[str]) -> int:
     from app.settings import Settings
     from app.theme import apply_theme
 
+    if QApplication.instance() is None:
+        from app.platform_check import check_platform
+
+        check_platform()  # Qt aborts the process when its window system cannot load
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     qt_app.setApplicationName("Albert Lens")
     qt_app.setOrganizationName("Albert Lens")

@@ -161,6 +161,11 @@ class DocumentView(QTextEdit):
         side = max(0, (available - wanted - 56) // 2)
         if self.viewportMargins().left() != side:
             self.setViewportMargins(side, 0, side, 0)
+            # QTextEdit wraps to the viewport's width only in its own resizeEvent, which has
+            # already run with the old margins: a tab opened beside others would keep lines as
+            # wide as the whole view (cut off, with a horizontal scrollbar) until its next resize.
+            # Setting the wrap width (unused in WidgetWidth mode) is Qt's public way to re-wrap.
+            self.setLineWrapColumnOrWidth(self.lineWrapColumnOrWidth())
 
     # --- offsets ---------------------------------------------------------------------------------
     def cursor_for(self, start: int, end: int) -> QTextCursor:

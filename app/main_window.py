@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import sys
 import traceback
@@ -49,6 +50,27 @@ OPEN_FILTER = (
 )
 PANEL_ORDER = ("entities", "ask", "summary", "sentiment")
 UI_SWITCH_INTERVAL_S = 0.001
+
+
+# Keys a person can find on a keyboard; Qt's platform bindings add others (F16, Copy, Back).
+_PLAIN_KEYS = {Qt.Key.Key_Tab, Qt.Key.Key_Backtab, Qt.Key.Key_Escape, Qt.Key.Key_Return,
+               Qt.Key.Key_Enter, Qt.Key.Key_Insert, Qt.Key.Key_Delete, Qt.Key.Key_Home,
+               Qt.Key.Key_End, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Left,
+               Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Backspace,
+               Qt.Key.Key_Space, *(getattr(Qt.Key, f"Key_F{i}") for i in range(1, 13))}
+
+
+def readable_shortcut(sequence: QKeySequence) -> str | None:
+    """How a person would write `sequence` ("Ctrl+Shift+Tab"), or None for keys that are not
+    on an ordinary keyboard."""
+    if sequence.isEmpty():
+        return None
+    for i in range(sequence.count()):
+        key = sequence[i].key()
+        if key.value >= Qt.Key.Key_Escape.value and key not in _PLAIN_KEYS:
+            return None
+    # Qt records Shift+Tab as Backtab; the key cap says Tab.
+    return sequence.toString(QKeySequence.SequenceFormat.NativeText).replace("Backtab", "Tab")
 
 
 class MainWindow(QMainWindow):
@@ -118,6 +140,8 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self.jobs, self.analysis, self)
         self.setStatusBar(self.status)
         self._build_actions()
+        self.jobs.changed.connect(self._update_cancel)
+        self._update_cancel()
         self._build_menus()
         self._restore_window()
         self._update_view()
@@ -143,6 +167,8 @@ class MainWindow(QMainWindow):
                 spec, QKeySequence.StandardKey) else [QKeySequence(spec)]
             seqs += [q for q in found if not q.isEmpty() and q not in seqs]
         if seqs:
+            # The first is the one menus and the shortcut list show: a readable one.
+            seqs.sort(key=lambda q: readable_shortcut(q) is None)
             action.setShortcuts(seqs)
         if tip:
             action.setStatusTip(tip)
@@ -192,7 +218,11 @@ class MainWindow(QMainWindow):
         a("ask", "&Ask a Question", self.focus_question, ["Ctrl+L"])
         a("summarize", "&Summarize", self._run_summary, ["Ctrl+Shift+U"])
         a("sentiment", "Analyse Sen&timent", self._run_sentiment, ["Ctrl+Shift+T"])
-        a("cancel", "&Cancel", self.escape, ["Esc"], "Stop the running analysis")
+        # Esc closes the find bar or stops the analysis, so it is always on; Analyse › Cancel is
+        # enabled only while there is something to stop (it shows Esc as its key).
+        a("cancel", "Close Find or Cancel", self.escape, ["Esc"], "Stop the running analysis")
+        a("cancel_analysis", "&Cancel\tEsc", self.jobs.cancel_all, [],
+          "Stop the running analysis")
         a("models", "&Models…", self.show_model_manager, ["Ctrl+Shift+M"])
         a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, [K.HelpContents, "F1"])
         a("about", "&About Albert Lens", self.show_about)
@@ -222,7 +252,7 @@ class MainWindow(QMainWindow):
                     "side_panel", *(f"panel_{k}" for k in PANEL_ORDER), None, "fullscreen"):
             view.addSeparator() if key is None else view.addAction(act[key])
         analyse = bar.addMenu("&Analyse")
-        for key in ("run_entities", "ask", "summarize", "sentiment", None, "cancel", None,
+        for key in ("run_entities", "ask", "summarize", "sentiment", None, "cancel_analysis", None,
                     "models"):
             analyse.addSeparator() if key is None else analyse.addAction(act[key])
         help_menu = bar.addMenu("&Help")
@@ -298,6 +328,7 @@ class MainWindow(QMainWindow):
 
     def add_document(self, document) -> DocumentSession:
         session = DocumentSession(document, self.settings.font_size)
+        session.changed.connect(lambda _task, s=session: self._session_changed(s))
         index = self.tabs.addTab(session, session.title)
         self.tabs.setTabToolTip(index, as_rich_text(str(document.path) if document.path
                                                     else session.title))
@@ -335,6 +366,15 @@ class MainWindow(QMainWindow):
         for panel in self.all_panels:
             panel.set_session(session)
         self._update_view()
+
+    def _session_changed(self, session: DocumentSession) -> None:
+        # Results arrive while the tab stays the same: the actions that need them follow.
+        if session is self.current_session():
+            self._update_view()
+
+    def _update_cancel(self) -> None:
+        self.actions["cancel_analysis"].setEnabled(
+            any(j.cancellable and not j.token() for j in self.jobs.visible))
 
     def _update_view(self) -> None:
         session = self.current_session()
@@ -572,18 +612,24 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         rows = []
-        for action in self.actions.values():
-            keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText)
-                             for s in action.shortcuts())
-            if keys:
-                rows.append(f"<tr><td>{action.text().replace('&', '').rstrip('…')}</td>"
-                            f"<td>&nbsp;&nbsp;<b>{keys}</b></td></tr>")
+        for name, keys in self.shortcut_rows():
+            rows.append(f"<tr><td>{html.escape(name)}</td>"
+                        f"<td>&nbsp;&nbsp;<b>{html.escape(keys)}</b></td></tr>")
         box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts",
                           "<table>" + "".join(rows) + "</table>", QMessageBox.StandardButton.Ok,
                           self)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(action, its one readable shortcut) for every action that has one."""
+        rows = []
+        for action in self.actions.values():
+            keys = next((k for k in map(readable_shortcut, action.shortcuts()) if k), None)
+            if keys:
+                rows.append((action.text().split("\t")[0].replace("&", "").rstrip("…"), keys))
+        return rows
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -2,14 +2,65 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QToolButton, QWidget
 
 from app.analysis import AnalysisService
 from app.settings import TASK_NAMES
 from app.workers import JobManager
 
 MODELS_WIDTH = 380  # pixels; the full list is in the tooltip
+JOB_WIDTH = 360
+DEVICE_WIDTH = 320
+
+
+class ElidedLabel(QLabel):
+    """Plain text cut with "…" to the room it has, never wider than `width`: a long file
+    name or error must not make the status bar, and with it the window, wider than the screen.
+    The whole text is the tooltip."""
+
+    def __init__(self, width: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self._width = width
+        self._own_tip = False
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def full_text(self) -> str:
+        return self._full
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        if self._own_tip or not self.toolTip():
+            super().setToolTip(text)
+            self._own_tip = True
+        self._elide()
+        self.updateGeometry()
+
+    def setToolTip(self, tip: str) -> None:
+        self._own_tip = False
+        super().setToolTip(tip)
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        wanted = self.fontMetrics().horizontalAdvance(self._full) + 6
+        return QSize(min(wanted, self._width), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(60, self.sizeHint().width()), super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        room = max(self.width(), self.minimumSizeHint().width()) if self.isVisible() \
+            else self._width
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                              min(room, self._width) - 4)
+        if shown != self.text():
+            super().setText(shown)
 
 
 class StatusBar(QStatusBar):
@@ -20,7 +71,7 @@ class StatusBar(QStatusBar):
         self.analysis = analysis
         self.setAccessibleName("Status bar")
 
-        self.job_label = QLabel(self)
+        self.job_label = ElidedLabel(JOB_WIDTH, self)
         self.job_label.setAccessibleName("Running task")
         self.progress = QProgressBar(self)
         self.progress.setAccessibleName("Progress")
@@ -31,9 +82,9 @@ class StatusBar(QStatusBar):
         self.cancel_button.setAccessibleName("Cancel the running analysis")
         self.cancel_button.setToolTip("Stop the running analysis (Esc)")
         self.cancel_button.clicked.connect(jobs.cancel_all)
-        self.device_label = QLabel(self)
+        self.device_label = ElidedLabel(DEVICE_WIDTH, self)
         self.device_label.setAccessibleName("Device in use")
-        self.models_label = QLabel(self)
+        self.models_label = ElidedLabel(MODELS_WIDTH, self)
         self.models_label.setAccessibleName("Models in use")
 
         # Hidden widgets keep their room: the status bar never changes height when work starts
@@ -42,8 +93,6 @@ class StatusBar(QStatusBar):
             policy = widget.sizePolicy()
             policy.setRetainSizeWhenHidden(True)
             widget.setSizePolicy(policy)
-        for label in (self.job_label, self.device_label, self.models_label):
-            label.setTextFormat(Qt.TextFormat.PlainText)  # file and model names, verbatim
         self.addPermanentWidget(self.job_label)
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.cancel_button)
@@ -102,6 +151,4 @@ class StatusBar(QStatusBar):
             return
         self.models_label.setToolTip("\n".join(
             f"{TASK_NAMES[t]}: {i.name} on {i.device}" for t, i in infos.items()))
-        text = "Models: " + self.analysis.models_summary()
-        self.models_label.setText(self.models_label.fontMetrics().elidedText(
-            text, Qt.TextElideMode.ElideRight, MODELS_WIDTH))
+        self.models_label.setText("Models: " + self.analysis.models_summary())

@@ -60,7 +60,7 @@ def test_no_display_at_all_is_one_line():
     assert "\n" not in NO_DISPLAY_MESSAGE
 
 
-def test_missing_libraries_reads_lddS_not_found_lines():
+def test_missing_libraries_reads_ldd_not_found_lines():
     output = (
         "\tlinux-vdso.so.1 (0x00007efd50d03000)\n"
         "\tlibxcb-cursor.so.0 => /lib/x86_64-linux-gnu/libxcb-cursor.so.0 (0x00007e)\n"

@@ -1,0 +1,132 @@
+"""The main window as a new user met it: tabs, actions that follow results, the status bar,
+the shortcut list (issue 12)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtGui import QKeySequence
+
+from app.main_window import readable_shortcut
+from tests.app_support import (
+    SAMPLE_TEXT,
+    SlowPipeline,
+    fake_factory,
+    make_window,
+    open_document,
+    wait_idle,
+)
+
+LONG_LINES = ("Albert reads every word of this long paragraph again and again. " * 40
+              + "\n\n") * 4
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def _write(folder, name, text):
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _wraps(view) -> bool:
+    return (view.horizontalScrollBar().maximum() == 0
+            and view.document().textWidth() <= view.viewport().width())
+
+
+def test_a_document_in_a_second_or_later_tab_wraps(qtbot, home):
+    # Wide enough for the reading column to leave margins beside the text.
+    w = make_window(qtbot, fake_factory(), size=(1700, 900))
+    sessions = [open_document(qtbot, w, _write(home, f"long{i}.txt", LONG_LINES))
+                for i in range(3)]
+    qtbot.wait(20)
+    for session in sessions:
+        w.tabs.setCurrentWidget(session)
+        qtbot.wait(20)
+        view = session.view
+        assert view.viewportMargins().left() > 0
+        assert _wraps(view), (view.document().textWidth(), view.viewport().width())
+
+
+def test_entities_csv_is_enabled_when_entities_arrive_without_switching_tabs(qtbot, home):
+    release = threading.Event()
+
+    class Held:
+        model = SlowPipeline().model
+
+        def __call__(self, text, progress=None, cancel=None, **_):
+            release.wait(10)
+            from tests.app_support import FakeNER
+
+            return FakeNER({"Warsaw": "LOC"})(text)
+
+    w = make_window(qtbot, fake_factory({"ner": Held()}))
+    w.open_path(_write(home, "curie.txt", SAMPLE_TEXT))
+    qtbot.waitUntil(lambda: w.current_session() is not None, timeout=10000)
+    session = w.current_session()
+    assert session.entities is None
+    assert not w.actions["export_csv"].isEnabled()
+    release.set()
+    wait_idle(qtbot, w)
+    assert session.entities and w.current_session() is session
+    assert w.actions["export_csv"].isEnabled()
+
+
+def test_a_long_status_message_does_not_widen_the_window(qtbot, home):
+    w = make_window(qtbot, fake_factory({"sentiment": SlowPipeline(seconds=20, busy=False)}),
+                    size=(1000, 700))
+    session = open_document(qtbot, w, _write(home, "a" * 200 + ".txt", SAMPLE_TEXT))
+    w.sentiment_panel.run_task(session, lambda pipe, progress, cancel: pipe(
+        session.document.text, progress=progress, cancel=cancel), lambda _r: None,
+        title="Reading the tone of " + "a very long title " * 30)
+    w.analysis.device_text = "CPU (" + "the GPU provider could not start because " * 10 + ")"
+    w.status.update_device()
+    w.status.showMessage("Opened " + "x" * 3000, 5000)
+    qtbot.wait(100)
+    assert w.width() == 1000
+    assert w.minimumSizeHint().width() < 1000
+    assert w.status.job_label.toolTip().startswith("Reading the tone of a very long title")
+    w.jobs.cancel_all()
+    wait_idle(qtbot, w)
+    assert w.width() == 1000
+
+
+def test_analyse_cancel_is_enabled_only_while_something_runs(qtbot, home):
+    w = make_window(qtbot, fake_factory({"sentiment": SlowPipeline(seconds=20, busy=False)}))
+    session = open_document(qtbot, w, _write(home, "curie.txt", SAMPLE_TEXT))
+    cancel = w.actions["cancel_analysis"]
+    assert not cancel.isEnabled()
+    w.sentiment_panel.start(session)
+    qtbot.waitUntil(cancel.isEnabled, timeout=5000)
+    cancel.trigger()
+    wait_idle(qtbot, w)
+    assert not cancel.isEnabled()
+    # Esc still closes the find bar when nothing runs.
+    w.find()
+    assert session.find_bar.isVisible()
+    w.actions["cancel"].trigger()
+    assert not session.find_bar.isVisible()
+
+
+def test_shortcut_list_shows_one_readable_key_per_action(qtbot, home):
+    w = make_window(qtbot, fake_factory())
+    rows = dict(w.shortcut_rows())
+    assert rows["Copy"] == "Ctrl+C"
+    assert rows["Previous Document"] == "Ctrl+Shift+Tab"
+    assert rows["Next Document"] == "Ctrl+Tab"
+    assert rows["Find Next"] == "F3"
+    assert rows["Keyboard Shortcuts"] == "F1"
+    for name, keys in rows.items():
+        assert ", " not in keys, (name, keys)
+        assert "Backtab" not in keys and "F16" not in keys, (name, keys)
+    # Menus show the first shortcut: a readable one.
+    assert w.actions["previous_tab"].shortcut().toString() == "Ctrl+Shift+Backtab"
+    assert readable_shortcut(w.actions["previous_tab"].shortcut()) == "Ctrl+Shift+Tab"
+    assert readable_shortcut(QKeySequence("F16")) is None
+    assert readable_shortcut(QKeySequence(QKeySequence.StandardKey.Copy)) == "Ctrl+C"
+    assert readable_shortcut(QKeySequence()) is None

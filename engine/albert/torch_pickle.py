@@ -21,6 +21,10 @@ Allowed globals: `collections.OrderedDict`, `torch._utils._rebuild_tensor`,
 sparse, float8, tensor subclasses) raise UnsupportedModelError; every other global raises
 UnsafeModelFileError.
 
+Every byte is read under a budget: the tensors a pickle declares are capped (`max_bytes`), zip
+members are read in bounded chunks up to their declared size only, and only stored and deflate
+members are accepted (zipfile inflates bzip2 and LZMA members in one call, however big).
+
 Formats: the zip archive written by `torch.save` since torch 1.6 (byteorder record honoured) and
 the older single-stream format (`_use_new_zipfile_serialization=False`, always little-endian).
 The pre-1.0 tar format and TorchScript archives raise UnsupportedModelError.
@@ -57,6 +61,13 @@ _MAX_NDIM = 32
 _MAX_DEPTH = 16
 _MAX_COUNT = 1 << 62
 _MAX_INFLATE_RATIO = 1100  # deflate cannot do better than about 1032:1
+# Tensor bytes one checkpoint may declare when the caller gives no tighter budget.
+_MAX_TENSOR_BYTES = 32 << 30
+# torch.save writes stored members; deflate is what zip tools re-compress with. Python's zipfile
+# inflates bzip2 and LZMA members in one call per read, whatever size is asked for (1.8 kB of
+# bzip2 became 4 GB), so those methods are refused rather than read.
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
+_ZIP_METHOD_NAMES = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA", 9: "deflate64"}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _CHUNK = 16 << 20
@@ -658,6 +669,14 @@ def _load_zip(path: Path, loader: _Loader) -> dict[str, np.ndarray]:
     archive_size = path.stat().st_size
     with zipfile.ZipFile(path) as zf:
         infos = {info.filename: info for info in zf.infolist()}
+        for info in infos.values():
+            if info.compress_type not in _ZIP_METHODS:
+                method = _ZIP_METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+                raise UnsafeModelFileError(
+                    f"{name} compresses {_shorten(info.filename, 60)} with {method}, which "
+                    "torch.save never writes and which cannot be read under a size budget; "
+                    "refusing. Use a .safetensors file or a trusted source."
+                )
         pickles = [
             n for n in infos
             if n == "data.pkl" or (n.endswith("/data.pkl") and n.count("/") == 1)
@@ -671,14 +690,14 @@ def _load_zip(path: Path, loader: _Loader) -> dict[str, np.ndarray]:
         _check_entry(info, archive_size, name)
         if info.file_size > _MAX_PICKLE_BYTES:
             raise _corrupt(name, f"its data.pkl is {info.file_size} bytes, far too large")
-        data = zf.read(info)
+        data = bytes(_read_member(zf, info, "data.pkl"))
 
         little = True
         order = infos.get(prefix + "byteorder")
         if order is not None:
             if order.file_size > 16:
                 raise _corrupt(name, "its byteorder record is malformed")
-            mark = zf.read(order).strip()
+            mark = bytes(_read_member(zf, order, "the byteorder record")).strip()
             if mark not in (b"little", b"big"):
                 raise _corrupt(name, f"unknown byte order {_shorten(repr(mark), 30)}")
             little = mark == b"little"
@@ -696,10 +715,19 @@ def _load_zip(path: Path, loader: _Loader) -> dict[str, np.ndarray]:
                     f"its tensors need {root.nbytes}"
                 )
             _check_entry(record, archive_size, name)
-            with zf.open(record) as fh:
-                return _read_exactly(fh, root.nbytes, f"storage {root.key}")
+            return _read_member(zf, record, f"storage {root.key}")
 
         return _materialize(pairs, read_storage, little)
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> bytearray:
+    """Exactly the member's declared bytes, read in bounded chunks (stored or deflate only).
+
+    zipfile stops at the declared size and checks the CRC there, so a member that inflates to
+    more than it declares fails instead of growing; no read asks for more than _CHUNK bytes.
+    """
+    with zf.open(info) as fh:
+        return _read_exactly(fh, info.file_size, what)
 
 
 def _check_entry(info: zipfile.ZipInfo, archive_size: int, name: str) -> None:
@@ -792,7 +820,7 @@ def load_torch_checkpoint(path, max_bytes: int | None = None) -> dict[str, np.nd
     """Every tensor of a `torch.save` checkpoint (a state dict), by name, as numpy arrays.
 
     No pickled code runs and torch is not imported. `max_bytes` caps the total size of the
-    tensors the file declares. Raises UnsafeModelFileError when the file names anything but
+    tensors the file declares (32 GiB when None). Raises UnsafeModelFileError when the file names anything but
     tensors, UnsupportedModelError for tensor kinds or formats this reader does not know, and
     CorruptModelFileError for truncated or malformed files. bfloat16 tensors come back as float32.
     """
@@ -810,7 +838,7 @@ def load_torch_checkpoint(path, max_bytes: int | None = None) -> dict[str, np.nd
     if not head:
         raise _corrupt(name, "the file is empty")
 
-    loader = _Loader(name, max_bytes)
+    loader = _Loader(name, _MAX_TENSOR_BYTES if max_bytes is None else max_bytes)
     try:
         if head.startswith(b"PK"):
             return _load_zip(path, loader)

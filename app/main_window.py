@@ -31,7 +31,7 @@ from app.panels.entities import EntitiesPanel
 from app.panels.sentiment import SentimentPanel
 from app.panels.summary import SummaryPanel
 from app.resources import resource
-from app.session import NO_MODEL, DocumentSession
+from app.session import IDLE, NO_MODEL, DocumentSession
 from app.settings import Settings
 from app.settings_dialog import SettingsDialog
 from app.status_bar import StatusBar
@@ -553,6 +553,14 @@ class MainWindow(QMainWindow):
         for session in self.sessions:
             if session.state("ner") == NO_MODEL:
                 self.entities_panel.start(session)
+            # The "no model" notices go: a question waiting for a model is asked again, the
+            # other panels wait for their button.
+            if session.state("question-answering") == NO_MODEL:
+                session.set_state("question-answering", IDLE)
+                self.ask_panel.ask_again(session)
+            for task in ("summarization", "sentiment"):
+                if session.state(task) == NO_MODEL:
+                    session.set_state(task, IDLE)
 
     def refresh_models_info(self) -> None:
         try:

@@ -32,6 +32,7 @@ class QuestionResult:
     question: str
     answers: list[Answer] = field(default_factory=list)
     contexts: list[tuple[int, int]] = field(default_factory=list)  # sentence around each
+    answered: bool = False  # the model ran; until then "no answer" would be a false claim
 
     @property
     def no_answer(self) -> bool:

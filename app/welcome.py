@@ -111,7 +111,7 @@ class WelcomePage(QScrollArea):
         self.pack_button.setDefault(True)
         self.pack_button.setAccessibleName("Download the standard models")
         self.pack_button.clicked.connect(self.download_pack)
-        self.manage_button = QPushButton("Choose models…", self.models_card)
+        self.manage_button = QPushButton("Models…", self.models_card)
         self.manage_button.setAccessibleName("Open the model manager")
         self.manage_button.clicked.connect(self.manage_models)
         buttons = QHBoxLayout()
@@ -141,7 +141,7 @@ class WelcomePage(QScrollArea):
                 f"{installed_count} model{'s' if installed_count != 1 else ''} installed in "
                 f"{store}. Analyses start when a document opens.")
             self.pack_button.hide()
-            self.manage_button.setText("Manage models…")
+            self.manage_button.setText("Models…")
             return
         size = sum(e.size_mb for e in missing)
         names = "\n".join(f"    •  {TASK_LABELS.get(e.task, e.task)}: {e.title} ({e.size_text})"
@@ -158,7 +158,7 @@ class WelcomePage(QScrollArea):
                                  else f"Download the standard pack ({size:.0f} MB)")
         self.pack_button.setEnabled(not downloading)
         self.pack_button.show()
-        self.manage_button.setText("Choose models…")
+        self.manage_button.setText("Models…")
 
     def _recent_activated(self, item: QListWidgetItem) -> None:
         self.open_path.emit(item.data(Qt.ItemDataRole.UserRole))

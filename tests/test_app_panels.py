@@ -123,7 +123,7 @@ def test_missing_model_is_a_notice_not_an_error(qtbot, tmp_path, monkeypatch):
     notice = w.entities_panel.notice
     assert notice.isVisibleTo(w.entities_panel)
     assert "No entity model is installed" in notice.label.text()
-    assert notice.button.text() == "Get models…"
+    assert notice.button.text() == "Models…"
     # Reading still works: text shown, find works.
     assert session.view.toPlainText() == session.document.text
 

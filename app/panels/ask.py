@@ -53,15 +53,37 @@ def answer_contexts(document, answers: list[Answer]) -> list[tuple[int, int]]:
     return out
 
 
+def merge_duplicates(answers: list[Answer]) -> list[Answer]:
+    """One card per span: windows that overlap can find the same answer twice."""
+    out: list[Answer] = []
+    seen: set[tuple[int, int]] = set()
+    for answer in answers:
+        key = (answer.start, answer.end)
+        if answer.no_answer or key not in seen:
+            seen.add(key)
+            out.append(answer)
+    return out
+
+
+def paragraph_number(document, offset: int) -> int | None:
+    """1-based number of the paragraph holding `offset`, None when the document has none."""
+    paragraphs = document.paragraphs
+    if not paragraphs:
+        return None
+    return max(1, bisect.bisect_right(paragraphs, offset, key=lambda p: p.start))
+
+
 def answer_card_html(index: int, answer: Answer, text: str, context: tuple[int, int],
-                     page: int | None) -> str:
+                     page: int | None, paragraph: int | None = None) -> str:
     """Rich text for one answer; every piece of document text is escaped."""
     start, end = context
     # Line breaks inside the quoted sentence would only be noise in a narrow panel.
     before = html.escape(text[start:answer.start].replace("\n", " "))
     middle = html.escape(text[answer.start:answer.end].replace("\n", " "))
     after = html.escape(text[answer.end:end].replace("\n", " "))
-    where = f" · page {page}" if page is not None else ""
+    # Two answers with the same words are told apart by where they are.
+    where = f" · page {page}" if page is not None else \
+        f" · paragraph {paragraph}" if paragraph is not None else ""
     return (
         f"<p style='margin:0'><b>{index + 1}.</b> <a href='answer:{index}'>"
         f"{html.escape(' '.join(answer.text.split())) or '(empty)'}</a>"
@@ -138,31 +160,40 @@ class AskPanel(TaskPanel):
     def ask_current(self) -> None:
         self.ask(self.question_box.currentText())
 
-    def ask(self, question: str) -> None:
+    def ask(self, question: str, session: DocumentSession | None = None) -> None:
         question = " ".join(question.split())
-        session = self.session
+        session = session if session is not None else self.session
         if not question or session is None:
             return
         self.ctx.settings.add_question(question)
         self._load_history()
-        self.question_box.setEditText(question)
+        if session is self.session:
+            self.question_box.setEditText(question)
         document = session.document
         entry = QuestionResult(question)
         session.current_question = entry
 
         def call(pipe, progress, cancel):
-            answers = list(pipe(question=question, context=document, top_k=TOP_K,
-                                progress=progress, cancel=cancel))[:TOP_K]
+            answers = merge_duplicates(list(pipe(question=question, context=document,
+                                                 top_k=TOP_K, progress=progress,
+                                                 cancel=cancel)))[:TOP_K]
             return answers, answer_contexts(document, answers)
 
         def result(payload) -> None:
             entry.answers, entry.contexts = payload
+            entry.answered = True
             session.questions = [q for q in session.questions if q.question != question]
             session.questions.insert(0, entry)
             if session.current_question is entry and not entry.no_answer:
                 self.show_answer(session, 0)
 
         self.run_task(session, call, result)
+
+    def ask_again(self, session: DocumentSession) -> None:
+        """Ask the question that found no model, now that one may be installed."""
+        entry = session.current_question
+        if entry is not None and not entry.answered:
+            self.ask(entry.question, session)
 
     # --- showing ---------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -189,6 +220,10 @@ class AskPanel(TaskPanel):
         elif running:
             self.heading.setText(f"Q: {entry.question}")
             self._set_answers([], None)
+        elif not entry.answered:
+            # No model, failed or cancelled: the notice says so; nothing was searched.
+            self.heading.setText("")
+            self._set_answers([], None)
         else:
             self.heading.setText(f"Q: {entry.question}")
             self._set_answers(entry.answers, session)
@@ -212,8 +247,9 @@ class AskPanel(TaskPanel):
             if answer.no_answer:
                 continue
             context = contexts[i] if i < len(contexts) else (answer.start, answer.end)
-            label = QLabel(answer_card_html(i, answer, text, context,
-                                            session.page_of(answer.start)), self.answers_box)
+            label = QLabel(answer_card_html(
+                i, answer, text, context, session.page_of(answer.start),
+                paragraph_number(session.document, answer.start)), self.answers_box)
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)

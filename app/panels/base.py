@@ -87,6 +87,8 @@ class TaskPanel(QWidget):
 
     task = ""
     title = ""
+    # A panel with its own run button always in view: the notice must not add a second one.
+    has_run_button = False
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -164,12 +166,12 @@ class TaskPanel(QWidget):
             self.notice.show_text(
                 f"No {MODEL_KIND[self.task]} model is installed yet. Reading documents works "
                 "without one; to use this panel, get the standard models or import a folder.",
-                "Get models…", self.ctx.manage_models)
+                "Models…", self.ctx.manage_models)
         elif state.state == FAILED:
             self.notice.show_text(state.message, "Try again", run)
         elif state.state == CANCELLED:
-            self.notice.show_text("Cancelled.", run_text, run)
+            self.notice.show_text("Cancelled.", *(() if self.has_run_button else (run_text, run)))
         elif state.state != DONE and idle_text:
-            self.notice.show_text(idle_text, run_text, run)
+            self.notice.show_text(idle_text, *(() if self.has_run_button else (run_text, run)))
         else:
             self.notice.hide()

@@ -234,6 +234,7 @@ class SentimentChart(QWidget):
 class SentimentPanel(TaskPanel):
     task = "sentiment"
     title = "Sentiment"
+    has_run_button = True
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)

@@ -46,6 +46,7 @@ def summary_highlights(summary: Summary) -> list[Highlight]:
 class SummaryPanel(TaskPanel):
     task = "summarization"
     title = "Summary"
+    has_run_button = True
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)

@@ -7,13 +7,17 @@ write), EPUB by hand with zipfile. Nothing is downloaded; everything is determin
 from __future__ import annotations
 
 import io
+import unicodedata
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 _REPO = Path(__file__).resolve().parents[1]
-# shared/ sits beside the checkout (or inside it on some machines).
+# shared/ sits beside the checkout (or inside it on some machines); a fresh clone has neither, so
+# the samples shipped in tests/data/samples are always read too, and tests never need shared/.
 SAMPLES = next((p for p in (_REPO.parent / "shared" / "samples", _REPO / "shared" / "samples")
                 if p.is_dir()), _REPO.parent / "shared" / "samples")
+SHIPPED_SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
@@ -23,11 +27,39 @@ _FONT_CANDIDATES = (
 )
 
 
+def sample_paths() -> list[Path]:
+    """Every sample document (messy web text, look-alike letters): the shared ones when present,
+    then those shipped with the tests. The one place tests find samples; never empty."""
+    shared = sorted(SAMPLES.glob("*.txt")) if SAMPLES.is_dir() else []
+    return shared + sorted(SHIPPED_SAMPLES.glob("*.txt"))
+
+
 def sample_texts() -> list[str]:
-    """The shared real samples (messy web text, look-alike Unicode), if present."""
-    if not SAMPLES.is_dir():
-        return []
-    return [p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt"))]
+    return [p.read_text(encoding="utf-8") for p in sample_paths()]
+
+
+def pick_samples(why: str, test: Callable[[str], bool]) -> list[Path]:
+    """The samples whose text passes `test`; the calling test is skipped, saying `why`, if none."""
+    found = [p for p in sample_paths() if test(p.read_text(encoding="utf-8"))]
+    if not found:
+        import pytest  # here, not at the top: the packaging smoke test imports this module bare
+
+        pytest.skip(f"no sample document {why}")
+    return found
+
+
+_SCRIPTS_LIKE_LATIN = {"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"}
+
+
+def lookalike_words(text: str) -> list[str]:
+    """Words spelled with Latin letters mixed with look-alikes from another alphabet ("Nоrth"
+    with a Cyrillic о); a word wholly in one alphabet (a real Russian word) is not one."""
+    found = []
+    for word in text.split():
+        scripts = {unicodedata.name(c, "?").split()[0] for c in word if c.isalpha()}
+        if "LATIN" in scripts and scripts & _SCRIPTS_LIKE_LATIN:
+            found.append(word)
+    return found
 
 
 def unicode_font() -> Path | None:

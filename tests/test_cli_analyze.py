@@ -12,14 +12,15 @@ import pytest
 
 import engine
 from engine.cli import main
+from tests.document_factory import sample_paths
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = sample_paths()
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
-    text = sorted(SAMPLES.glob("*.txt"))[1].read_text(encoding="utf-8")[:4000]
+    text = SAMPLES[min(1, len(SAMPLES) - 1)].read_text(encoding="utf-8")[:4000]
     path = tmp_path_factory.mktemp("docs") / "report.txt"
     path.write_text(text, encoding="utf-8")
     return path

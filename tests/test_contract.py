@@ -1,21 +1,20 @@
 """The public engine contract end to end: text -> tokenizer -> model, against transformers."""
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import transformers
 
 import engine
 from tests import checkpoint_factory as factory
+from tests.document_factory import sample_paths
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = sample_paths()
 
 
 def test_tokenizer_and_model_from_one_folder(checkpoints):
     model_dir = checkpoints("qa", "grouped")
     question = "Who released ALBERT?"
-    context = SAMPLES.joinpath(min(p.name for p in SAMPLES.glob("*.txt"))).read_text()[:600]
+    context = SAMPLES[0].read_text(encoding="utf-8")[:600]
     tok = engine.load_tokenizer(model_dir)
     enc = tok.encode(question, context, max_length=128, truncation="only_second")
     ref_tok = transformers.AlbertTokenizer.from_pretrained(model_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 import zipfile
 
 import pytest
@@ -64,12 +65,11 @@ def test_text_blocks_of_unwrapped_lines_split_per_line(tmp_path):
                                                       "short\nlines"]
 
 
-@pytest.mark.parametrize("index", [0, 1])
-def test_real_samples_load_exactly(tmp_path, index):
-    samples = factory.sample_texts()
-    if len(samples) <= index:
-        pytest.skip("shared samples not available")
-    sample = samples[index]
+@pytest.mark.parametrize("source", factory.sample_paths(), ids=lambda p: p.name)
+def test_real_samples_load_exactly(tmp_path, source):
+    sample = source.read_text(encoding="utf-8")
+    if re.search(r"\n[^\S\n]*\n", sample):
+        pytest.skip(f"{source.name} has blank lines: its paragraphs are blocks, not lines")
     path = tmp_path / "sample.txt"
     path.write_text(sample, encoding="utf-8")
     doc = load_document(path)
@@ -94,17 +94,17 @@ def test_real_samples_in_unicode_encodings_round_trip(tmp_path, encoding):
 
 
 def test_look_alike_sample_is_not_folded_into_a_legacy_code_page(tmp_path):
-    samples = factory.sample_texts()
-    if not samples:
-        pytest.skip("shared samples not available")
-    sample = samples[-1]
-    assert any(ord(c) > 0xFF for c in sample)
-    with pytest.raises(UnicodeEncodeError):
-        sample.encode("cp1252")  # the look-alikes do not exist in cp1252...
-    path = tmp_path / "s.txt"
-    path.write_bytes(sample.encode("utf-8"))
-    doc = load_document(path)  # ...so their UTF-8 bytes must stay UTF-8, letter for letter
-    assert "Intгoduction" in doc.text and doc.warnings == []
+    for i, source in enumerate(factory.pick_samples("with look-alike letters",
+                                                    factory.lookalike_words)):
+        sample = source.read_text(encoding="utf-8")
+        words = factory.lookalike_words(sample)  # e.g. "Intгoduction", with a Cyrillic г
+        with pytest.raises(UnicodeEncodeError):
+            sample.encode("cp1252")  # the look-alikes do not exist in cp1252...
+        path = tmp_path / f"s{i}.txt"
+        path.write_bytes(sample.encode("utf-8"))
+        doc = load_document(path)  # ...so their UTF-8 bytes must stay UTF-8, letter for letter
+        assert doc.warnings == [], source.name
+        assert [w for w in words if w not in doc.text] == [], source.name
 
 
 LEGACY = [
@@ -380,14 +380,21 @@ def test_pdf_two_columns(tmp_path, align):
 
 def test_pdf_with_unicode_samples(tmp_path):
     font = factory.unicode_font()
-    samples = factory.sample_texts()
-    if font is None or not samples:
-        pytest.skip("needs a Unicode TTF font and the shared samples")
+    if font is None:
+        pytest.skip("needs a Unicode TTF font")
     from fontTools.ttLib import TTFont
 
     covered = TTFont(str(font)).getBestCmap()  # fpdf2 leaves out glyphs the font lacks
-    text = "".join(c for c in samples[-1] if c.isspace() or ord(c) in covered)
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
+
+    def pdf_lines(sample: str) -> list[str]:
+        # A PDF keeps the glyphs its font has and no runs of spaces, tabs or odd blanks.
+        text = "".join(c for c in sample if c.isspace() or ord(c) in covered)
+        lines = [line.strip() for line in text.split("\n") if line.strip()]
+        return [line for line in lines if line == " ".join(line.split())]
+
+    source = factory.pick_samples("with nine lines a PDF can hold",
+                                  lambda sample: len(pdf_lines(sample)) >= 9)[0]
+    lines = pdf_lines(source.read_text(encoding="utf-8"))
     pages = [lines[i:i + 3] for i in range(0, 9, 3)]
     path = factory.make_pdf(tmp_path / "u.pdf", pages, font=font)
     doc = load_document(path)

@@ -6,12 +6,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tests.document_factory import sample_paths
+
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "samples"
+SAMPLES = sample_paths()
 
 
 def test_analysis_works_with_the_network_cut(checkpoints, tmp_path):
-    sample = min(SAMPLES.glob("*.txt"))
+    sample = SAMPLES[0]
     folders = {head: str(checkpoints(head)) for head in ("qa", "token", "sequence", "encoder")}
     code = textwrap.dedent(f"""
         import socket, sys

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 import engine
 from engine.errors import Cancelled, UnsupportedModelError
 from tests import checkpoint_factory as factory
+from tests.document_factory import sample_paths
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = sample_paths()
 EXTRA = [
     "Marie Curie was born in Warsaw in 1867 and moved to Paris.",
     "  Google Research released ALBERT;\tPierre Curie and Henri Becquerel  shared a prize.  ",
@@ -27,7 +28,7 @@ EXTRA = [
 
 def texts(limit: int = 300) -> list[str]:
     out = list(EXTRA)
-    for p in sorted(SAMPLES.glob("*.txt")):
+    for p in SAMPLES:
         for line in p.read_text(encoding="utf-8").split("\n"):
             if len(line.split()) >= 6:
                 out.append(line[:limit].strip())
@@ -138,7 +139,7 @@ def test_labels_come_from_id2label(tmp_path, spiece_path):
 def test_long_text_windows_without_duplicates_or_cuts(checkpoints):
     small = engine.pipeline("ner", model=checkpoints("token"), device="cpu", max_length=48,
                             stride=16)
-    text = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt")))
+    text = "\n\n".join(p.read_text(encoding="utf-8") for p in SAMPLES)
     seen = []
     found = small(text, progress=lambda d, t: seen.append((d, t)))
     assert seen[-1][1] > 50  # many windows were read

@@ -14,19 +14,20 @@ import engine
 from engine.errors import Cancelled, ModelNotFoundError, UnsupportedModelError
 from engine.tasks.qa import is_squad2_model, window_bounds
 from tests import checkpoint_factory as factory
+from tests.document_factory import sample_paths
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = sample_paths()
 QUESTIONS = ["What is ALBERT?", "Who introduced the model?", "How are parameters reduced?",
              "When was BERT introduced?"]
 
 
 def sample_text() -> str:
-    return "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt")))
+    return "\n\n".join(p.read_text(encoding="utf-8") for p in SAMPLES)
 
 
 def paragraphs(limit: int = 350) -> list[str]:
     out = []
-    for p in sorted(SAMPLES.glob("*.txt")):
+    for p in SAMPLES:
         for line in p.read_text(encoding="utf-8").split("\n"):
             if len(line.split()) >= 12:
                 out.append(line[:limit].strip())

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.tasks.retrieval import BM25, fold, make_passages, passage_index, terms
+from tests.document_factory import sample_paths
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = sample_paths()
 
 
 def document() -> str:
-    return "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt")))
+    return "\n\n".join(p.read_text(encoding="utf-8") for p in SAMPLES)
 
 
 def check_passages(text: str, passages, max_words: int) -> None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.tasks.sentences import split_sentences
+from tests.document_factory import sample_paths
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = sample_paths()
 
 
 def sentences(text: str, **kw) -> list[str]:
@@ -86,7 +86,7 @@ def check_ranges(text: str, ranges: list[tuple[int, int]]) -> None:
 
 
 def test_real_documents():
-    for path in sorted(SAMPLES.glob("*.txt")):
+    for path in SAMPLES:
         text = path.read_text(encoding="utf-8")
         ranges = split_sentences(text)
         assert len(ranges) > 40
@@ -112,12 +112,10 @@ def test_ranges_are_exact_for_arbitrary_unicode(text):
 def test_worker_threads_split_independently():
     """The app and the CLI may split sentences in several threads at once."""
     import threading
-    from pathlib import Path
 
     from engine.tasks import sentences
 
-    root = Path(__file__).resolve().parents[2] / "shared" / "samples"
-    texts = [p.read_text(encoding="utf-8") for p in sorted(root.glob("*.txt"))]
+    texts = [p.read_text(encoding="utf-8") for p in SAMPLES]
     texts += [t.replace("ALBERT", "the model") for t in texts]
     expected = [sentences._split(t, None, 1000) for t in texts]
     wrong = []

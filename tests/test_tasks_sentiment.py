@@ -13,8 +13,9 @@ import engine
 from engine.errors import Cancelled, UnsupportedModelError
 from engine.tasks.sentences import split_sentences
 from tests import checkpoint_factory as factory
+from tests.document_factory import sample_paths
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = sample_paths()
 SHORT = [
     "I loved this film, it was wonderful.",
     "Terrible service. I will never come back!",
@@ -26,7 +27,7 @@ SHORT = [
 
 
 def document() -> str:
-    return "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt")))
+    return "\n\n".join(p.read_text(encoding="utf-8") for p in SAMPLES)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_short_texts_give_the_pipelines_probabilities(shape, checkpoints, refere
     folder = checkpoints("sequence", shape)
     hf = reference(folder)
     clf = engine.pipeline("sentiment", model=folder, device="cpu")
-    lines = [ln.strip()[:300] for p in sorted(SAMPLES.glob("*.txt"))
+    lines = [ln.strip()[:300] for p in SAMPLES
              for ln in p.read_text(encoding="utf-8").split("\n") if len(ln.split()) > 4]
     for text in SHORT + lines[:12]:
         expected = as_dict(hf(text))

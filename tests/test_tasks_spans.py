@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
+from tests.document_factory import sample_paths
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
-WORDS = sorted({w for p in SAMPLES.glob("*.txt") for w in p.read_text(encoding="utf-8").split()})
+SAMPLES = sample_paths()
+WORDS = sorted({w for p in SAMPLES for w in p.read_text(encoding="utf-8").split()})
 PIECES = st.one_of(
     st.sampled_from(WORDS),
     st.sampled_from([" ", "  ", "\n", "\n\n", "\t", "\u00a0", ". ", "? ", "\u201c", "\u201d",

@@ -15,12 +15,13 @@ from engine.errors import Cancelled
 from engine.tasks.embeddings import SentenceEncoder
 from engine.tasks.sentences import split_sentences
 from engine.tasks.summarization import lexrank, mmr
+from tests.document_factory import sample_paths
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = sample_paths()
 
 
 def document() -> str:
-    return "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt")))
+    return "\n\n".join(p.read_text(encoding="utf-8") for p in SAMPLES)
 
 
 def hf_embeddings(folder: Path, texts: list[str], pooling: str = "mean",

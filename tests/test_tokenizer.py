@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from engine.albert.tokenizer import SPECIAL_TOKENS, AlbertTokenizer, Encoding
 from engine.errors import CorruptModelFileError, ModelNotFoundError
+from tests.document_factory import sample_paths
 
 CONFIGS = {
     "lower": {"do_lower_case": True, "keep_accents": False},
@@ -66,7 +67,7 @@ NASTY = [
     "tab\tseparated\tvalues\x1f\x1e",
 ]
 
-SAMPLES = sorted((Path(__file__).resolve().parents[2] / "shared" / "samples").glob("*.txt"))
+SAMPLES = sample_paths()
 
 
 def _sample(path: Path) -> str:

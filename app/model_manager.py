@@ -10,12 +10,12 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLabel,
     QMessageBox,
     QProgressBar,
@@ -56,6 +56,71 @@ class ModelsApi:
         if hasattr(models, name):
             return getattr(models, name)
         return getattr(store, name)
+
+
+IMPORT_TITLE = "Import a model folder"
+
+
+def detected_task(api, folder: str | Path) -> str | None:
+    """The store task the folder's config names (engine.models.detect_task), or None."""
+    detect = getattr(api, "detect_task", None)
+    if detect is None:
+        return None
+    try:
+        task = detect(folder)
+    except Exception:  # noqa: BLE001 - a guess only; importing says what is wrong
+        return None
+    return task if task in STORE_TASK_NAMES else None
+
+
+class ImportDialog(QDialog):
+    """What an imported folder is for, preselected from its config when that says."""
+
+    def __init__(self, folder: str | Path, detected: str | None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(IMPORT_TITLE)
+        self.setAccessibleName(IMPORT_TITLE)
+        where = QLabel(f"Folder: {folder}", self)
+        where.setTextFormat(Qt.TextFormat.PlainText)
+        where.setWordWrap(True)
+        self.combo = QComboBox(self)
+        self.combo.setAccessibleName("What the model is for")
+        for store_task, name in STORE_TASK_NAMES.items():
+            self.combo.addItem(f"{name} ({store_task})", store_task)
+        if detected is not None:
+            self.combo.setCurrentIndex(list(STORE_TASK_NAMES).index(detected))
+            why = f"Its config.json says: {STORE_TASK_NAMES[detected]}."
+        else:
+            self.combo.setCurrentIndex(-1)
+            why = "Its config.json does not say what it is for: choose below."
+        self.hint = QLabel(why, self)
+        self.hint.setWordWrap(True)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.combo.currentIndexChanged.connect(self._update_ok)
+        form = QFormLayout()
+        form.addRow("What is this model for?", self.combo)
+        layout = QVBoxLayout(self)
+        layout.addWidget(where)
+        layout.addWidget(self.hint)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        # Wide enough for the title bar to show the whole title (window managers cut it).
+        # The title's width plus room for a bolder title font and the window's buttons.
+        self.setMinimumWidth(max(480, self.fontMetrics().horizontalAdvance(IMPORT_TITLE) + 240))
+        self._update_ok()
+
+    @property
+    def store_task(self) -> str | None:
+        return self.combo.currentData()
+
+    def _update_ok(self) -> None:
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(
+            self.store_task is not None)
 
 
 def pack_size_mb(entries) -> float:
@@ -426,14 +491,15 @@ class ModelManager(QDialog):
             self.use(store_task, model_id)
 
     def import_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Import a model folder")
+        folder = QFileDialog.getExistingDirectory(self, IMPORT_TITLE)
         if not folder:
             return
-        labels = [f"{STORE_TASK_NAMES[t]} ({t})" for t in STORE_TASK_NAMES]
-        choice, ok = QInputDialog.getItem(self, "Import a model folder",
-                                          "What is this model for?", labels, 0, False)
-        if ok:
-            self.import_model(folder, list(STORE_TASK_NAMES)[labels.index(choice)])
+        dialog = self.import_dialog(folder)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.store_task is not None:
+            self.import_model(folder, dialog.store_task)
+
+    def import_dialog(self, folder: str | Path) -> ImportDialog:
+        return ImportDialog(folder, detected_task(self.api, folder), self)
 
     def import_model(self, folder: str | Path, store_task: str) -> Job | None:
         if self.busy_job is not None:

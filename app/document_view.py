@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QTextEdit, QToolTip, QWidget
 
-from app.highlights import OffsetMap
+from app.highlights import OffsetMap, readable_tint
 from app.text_spans import as_rich_text
 
 if TYPE_CHECKING:
@@ -283,9 +283,12 @@ class DocumentView(QTextEdit):
             if visible:
                 painter = QPainter(self.viewport())
                 painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-                dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+                palette = self.palette()
+                base = palette.color(QPalette.ColorRole.Base)
+                dark = base.lightness() < 128
+                text = palette.color(QPalette.ColorRole.Text)
                 for _name, h in visible:
-                    fill = self._brush(h.background, dark)
+                    fill = self._brush(h.background, dark, base, text)
                     pen = QPen(QColor(h.outline), 1.6) if h.outline is not None else None
                     painter.setPen(pen if pen is not None else Qt.PenStyle.NoPen)
                     painter.setBrush(fill if fill is not None else Qt.BrushStyle.NoBrush)
@@ -295,18 +298,29 @@ class DocumentView(QTextEdit):
         # The text goes on top of the marks.
         super().paintEvent(event)
 
-    def _brush(self, colour, dark: bool) -> QColor | None:
+    def _brush(self, colour, dark: bool, base: QColor | None = None,
+               text: QColor | None = None) -> QColor | None:
         if colour is None:
             return None
-        key = (QColor(colour).rgba(), dark)
+        key = (QColor(colour).rgba(), dark, base.rgba() if base is not None else 0,
+               text.rgba() if text is not None else 0)
         brush = self._brushes.get(key)
         if brush is None:
             brush = QColor(colour)
             if dark and brush.alpha() == 255:
-                # Light marker colours under light text: see-through on a dark page.
-                brush.setAlpha(150)
+                # Light marker colours under the dark theme's light text: a darker mark of the
+                # same hue that keeps the text readable (WCAG AA).
+                brush = readable_tint(brush, base if base is not None else QColor("#1c1d20"),
+                                      text if text is not None else QColor("#e6e6e6"))
             self._brushes[key] = brush
         return brush
+
+    def mark_colour(self, colour) -> QColor | None:
+        """The fill this view paints for a mark of `colour`, in the current palette."""
+        palette = self.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        return self._brush(colour, base.lightness() < 128, base,
+                           palette.color(QPalette.ColorRole.Text))
 
     def highlights_at(self, offset: int) -> list[tuple[str, Highlight]]:
         """Visible highlights covering character `offset`, topmost first."""

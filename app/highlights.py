@@ -123,3 +123,42 @@ def sentiment_tint(value: float) -> QColor:
     colour = QColor(base)
     colour.setAlpha(int(25 + 90 * min(abs(value), 1.0)))
     return colour
+
+
+# --- contrast (WCAG 2) ---------------------------------------------------------------------------
+MIN_CONTRAST = 4.5  # WCAG AA for body text
+
+
+def relative_luminance(colour: QColor) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    return (0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF())
+            + 0.0722 * channel(colour.blueF()))
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def over(top: QColor, bottom: QColor) -> QColor:
+    """`top` (with its alpha) painted over an opaque `bottom`."""
+    a = top.alphaF()
+    return QColor.fromRgbF(top.redF() * a + bottom.redF() * (1 - a),
+                           top.greenF() * a + bottom.greenF() * (1 - a),
+                           top.blueF() * a + bottom.blueF() * (1 - a))
+
+
+def readable_tint(colour: QColor | str, base: QColor, text: QColor,
+                  minimum: float = MIN_CONTRAST) -> QColor:
+    """An opaque mark of `colour`'s hue for a dark page: `colour` laid over `base` as strongly
+    as `text` allows while keeping `minimum` contrast on it. Opaque, so that marks over marks
+    (an answer in its marked sentence, over an entity) do not add up to a light patch."""
+    tint = QColor(colour)
+    for alpha in range(255, -1, -5):
+        tint.setAlpha(alpha)
+        flat = over(tint, base)
+        if contrast_ratio(text, flat) >= minimum:
+            return flat
+    return QColor(base)

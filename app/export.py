@@ -1,5 +1,8 @@
 """Exports of a document's results: JSON (everything), CSV (entities), an HTML report.
 
+The JSON is the one results schema (docs/results-json.md) that `albert-lens analyze` prints too;
+engine.report builds it for both.
+
 The report shows the document with its highlights. Document text is always escaped with
 html.escape and never interpreted: a document containing "<script>" shows those characters.
 No widgets here, so the exports can be tested and reused without a window.
@@ -8,13 +11,10 @@ No widgets here, so the exports can be tested and reused without a window.
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import html
 import io
 import itertools
-import json
 import re
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from app.highlights import (
     entity_type,
     entity_type_name,
 )
+from engine.report import results_report, to_json
 
 CSV_COLUMNS = ("type", "type_name", "label", "text", "start", "end", "score", "page")
 # A cell starting with one of these is a formula to spreadsheet programs.
@@ -38,52 +39,37 @@ def _page(session, offset: int) -> int | None:
 
 
 # --- JSON ----------------------------------------------------------------------------------------
+# The session's task names -> the results schema's.
+_SCHEMA_TASK = {"ner": "ner", "question-answering": "qa", "summarization": "summary",
+                "sentiment": "sentiment"}
+_SCHEMA_STATUS = {"failed": "failed", "no-model": "skipped"}
+
+
 def results_dict(session) -> dict[str, Any]:
-    """Everything known about the document, JSON-ready; offsets are code points into its text."""
-    document = session.document
-    out: dict[str, Any] = {
-        "generator": f"Albert Lens {engine.__version__}",
-        "exported_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "document": {
-            "title": document.title,
-            "path": str(document.path) if document.path else None,
-            "format": document.format,
-            "characters": len(document.text),
-            "paragraphs": len(document.paragraphs),
-            "pages": len(document.pages),
-            "warnings": list(document.warnings),
-        },
-        "offsets": "Python code points into the document text",
-    }
-    if session.entities is not None:
-        out["entities"] = [
-            {**asdict(e), "type": entity_type(e.label), "page": _page(session, e.start)}
-            for e in session.entities
-        ]
-    if session.questions:
-        out["questions"] = [
-            {"question": q.question, "no_answer": q.no_answer,
-             "answers": [{**asdict(a), "page": _page(session, a.start)} for a in q.answers]}
-            for q in session.questions
-        ]
-    if session.summary is not None:
-        out["summary"] = {
-            "text": session.summary.text,
-            "sentences": [{**asdict(s), "page": _page(session, s.start)}
-                          for s in session.summary.sentences],
-        }
-    if session.sentiment is not None:
-        out["sentiment"] = asdict(session.sentiment)
-    return out
+    """Everything known about the document in the one results schema (docs/results-json.md),
+    built by the same engine function as `albert-lens analyze`'s JSON."""
+    tasks = {}
+    for name, state in (getattr(session, "tasks", None) or {}).items():
+        status = _SCHEMA_STATUS.get(getattr(state, "state", ""))
+        if status is not None and name in _SCHEMA_TASK:
+            tasks[_SCHEMA_TASK[name]] = {"status": status, "error": state.message or None}
+    return results_report(
+        session.document,
+        entities=session.entities,
+        questions=session.questions or None,
+        summary=session.summary,
+        sentiment=session.sentiment,
+        tasks=tasks,
+    )
 
 
 def write_json(path: str | Path, session) -> None:
-    data = json.dumps(results_dict(session), ensure_ascii=False, indent=2)
-    Path(path).write_text(data + "\n", encoding="utf-8")
+    Path(path).write_text(to_json(results_dict(session)) + "\n", encoding="utf-8")
 
 
 # --- CSV -----------------------------------------------------------------------------------------
 def _cell(text: str) -> str:
+    # OWASP CSV injection: a leading quote makes spreadsheets show the cell, not run it.
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -93,8 +79,10 @@ def entities_csv(session) -> str:
     writer.writerow(CSV_COLUMNS)
     for e in session.entities or []:
         page = _page(session, e.start)
-        writer.writerow([entity_type(e.label), entity_type_name(e.label), e.label, _cell(e.text),
-                         e.start, e.end, f"{e.score:.4f}", "" if page is None else page])
+        # Labels come from the model's config (id2label), as untrusted as the document's text.
+        writer.writerow([_cell(entity_type(e.label)), _cell(entity_type_name(e.label)),
+                         _cell(e.label), _cell(e.text), e.start, e.end, f"{e.score:.4f}",
+                         "" if page is None else page])
     return buf.getvalue()
 
 

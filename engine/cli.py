@@ -9,23 +9,30 @@ here with `open_app` set. Run on its own (`python -m engine.cli`), this module i
     albert-lens --version
 
 Exit status: 0 on success, 1 when the work cannot be done (missing model, unreadable file...),
-2 for a usage error, 130 when interrupted; the reason is one line on stderr, never a traceback
-(set ALBERT_LENS_DEBUG=1 to see one).
+2 for a usage error (a mistyped command gets "did you mean"), 130 when interrupted, 141 when the
+reader of stdout went away (`| head`); the reason is one line on stderr, never a traceback (set
+ALBERT_LENS_DEBUG=1 to see one). `analyze --task all` keeps what it could do: tasks without an
+installed model are skipped (exit 0 when one ran), a failed task is reported (exit 1) and the
+others' results are still printed. The JSON is docs/results-json.md, built by engine.report.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import difflib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 
 import engine
-from engine.errors import AlbertLensError, Cancelled
+from engine.errors import AlbertLensError, Cancelled, ModelNotFoundError
+from engine.report import check_spans, display_text, results_report, to_json
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# 128 + SIGPIPE, what a shell reports for a writer whose reader went away.
+EXIT_BROKEN_PIPE = 141
 ANALYZE_TASKS = ("qa", "ner", "sentiment", "summary", "all")
 # --task value -> engine task name, in the order `all` runs them.
 ENGINE_TASK = {"ner": "ner", "sentiment": "sentiment", "summary": "summarization",
@@ -100,7 +107,10 @@ def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
                    help="where the models run (default: auto = a GPU when there is one)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "int8"))
     p.add_argument("--format", default="json", choices=("json", "text"), dest="output_format",
-                   help="json (default) or a readable text report")
+                   help="json (default; schema in docs/results-json.md) or a readable text report")
+    p.add_argument("--include-text", action=argparse.BooleanOptionalAction, default=True,
+                   help="put the document's text in the JSON, which the offsets index "
+                        "(default: yes)")
     p.add_argument("--top-k", type=int, default=1, help="answers per question (default 1)")
     p.add_argument("--thorough", action="store_true",
                    help="QA: read every window of the document instead of the best passages")
@@ -120,12 +130,32 @@ def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None,
          open_app: Callable[[list[str]], int] | None = None) -> int:
     """Run a command (`analyze`, `models`), or hand the FILE arguments to `open_app`."""
+    try:
+        try:
+            return _main(argv, open_app)
+        finally:
+            # Flushed here, not at exit, so a closed pipe is seen while it can still be handled.
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except BrokenPipeError:
+        # `albert-lens ... | head`: the reader has what it wanted. Quiet, as other Unix tools.
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None, open_app: Callable[[list[str]], int] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first is not None and first in commands():
+    known = commands()
+    if first is not None and first in known:
         parser = build_parser()
         args = parser.parse_args(argv)
         return args.func(args)
+    meant = did_you_mean(first, known) if first is not None else None
+    if meant is not None:
+        print(f"albert-lens: unknown command '{display_text(first)}' — did you mean '{meant}'?",
+              file=sys.stderr)
+        return EXIT_USAGE
     parser = _app_parser()
     args = parser.parse_args(argv)
     if open_app is None:
@@ -134,11 +164,38 @@ def main(argv: list[str] | None = None,
     return open_app(args.files)
 
 
+def did_you_mean(word: str, known: set[str]) -> str | None:
+    """The command `word` looks like a typo of, or None when it may be a file to open.
+
+    Anything that exists, or has a path separator or an extension, is a file for the app; so is
+    a word that is close to no command.
+    """
+    if os.sep in word or "/" in word or (os.altsep and os.altsep in word) or "." in word:
+        return None
+    if os.path.exists(word):
+        return None
+    matches = difflib.get_close_matches(word.lower(), sorted(known), n=1, cutoff=0.7)
+    return matches[0] if matches else None
+
+
+def _stdout_to_devnull() -> None:
+    # What is still buffered goes nowhere instead of failing again at interpreter exit.
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def run_analyze(args: argparse.Namespace, stdout=None, stderr=None) -> int:
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     try:
-        report = analyze(args, err)
+        report, code = analyze(args, err)
     except UsageError as exc:
         return _fail(err, str(exc), EXIT_USAGE)
     except (Cancelled, KeyboardInterrupt):
@@ -150,21 +207,48 @@ def run_analyze(args: argparse.Namespace, stdout=None, stderr=None) -> int:
     except Exception as exc:
         if os.environ.get("ALBERT_LENS_DEBUG"):
             raise
-        return _fail(err, f"unexpected {type(exc).__name__}: {exc} "
-                          "(set ALBERT_LENS_DEBUG=1 for details)", EXIT_ERROR)
+        return _fail(err, describe_error(exc), EXIT_ERROR)
+    if report is None:
+        return code
     if args.output_format == "json":
-        json.dump(report, out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        write_out(out, to_json(report) + "\n", utf8=True)
     else:
-        out.write(text_report(report))
+        write_out(out, text_report(report))
+    return code
+
+
+def write_out(out, text: str, utf8: bool = False) -> None:
+    """Write `text` whatever the stream's encoding: JSON always as UTF-8 bytes; a report with
+    what the stream cannot encode escaped, never a UnicodeEncodeError after the work is done."""
+    buffer = getattr(out, "buffer", None)
+    if utf8 and buffer is not None:
+        out.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+        return
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    out.write(text)
     out.flush()
-    return EXIT_OK
 
 
 def _fail(err, message: str, code: int) -> int:
-    print(f"albert-lens: error: {' '.join(str(message).split())}", file=err)
+    print(f"albert-lens: error: {_one_line(str(message), limit=10_000)}", file=err)
     err.flush()
     return code
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line a person can act on, for an error that was not raised on purpose."""
+    if isinstance(exc, AlbertLensError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return ("out of memory (try a shorter document, fewer summary sentences or "
+                "--precision int8)")
+    return f"unexpected {type(exc).__name__}: {exc} (set ALBERT_LENS_DEBUG=1 for details)"
 
 
 # --- the work ------------------------------------------------------------------------------------
@@ -197,69 +281,119 @@ def _models(args, tasks: list[str]) -> dict[str, str | None]:
     return chosen
 
 
-def analyze(args, err) -> dict:
-    """Run the asked tasks on the document; the JSON-ready report."""
-    tasks = _task_list(args)
-    models = _models(args, tasks)
+def _check_options(args) -> None:
     if args.top_k < 1:
         raise UsageError("--top-k must be at least 1")
     if args.sentences < 1:
         raise UsageError("--sentences must be at least 1")
+    if args.ratio is not None and not 0 < args.ratio <= 1:
+        raise UsageError(f"--ratio {args.ratio}: the ratio is a share of the sentences, "
+                         "more than 0 and at most 1 (e.g. --ratio 0.2)")
+
+
+def _how_to_get(task: str, exc: Exception) -> str:
+    message = str(exc)
+    if "models import" not in message:
+        message += f" (or: albert-lens models import DIR --task {task})"
+    return message
+
+
+def analyze(args, err) -> tuple[dict | None, int]:
+    """Run the asked tasks on the document: (the report, or None when no task ran; exit code).
+
+    One task asked for: its failure is an exception. `--task all`: a task whose default model
+    is not installed is skipped, a task that fails is reported on stderr, and the others' results
+    are kept; the exit code is 1 when a task failed.
+    """
+    tasks = _task_list(args)
+    models = _models(args, tasks)
+    _check_options(args)
+    every = args.task == "all"
     show = err.isatty() if args.progress is None else args.progress
     status = _Status(err, show)
 
-    started = time.perf_counter()
     document = engine.load_document(args.file)
-    text = document.text
-    report: dict = {"document": _document_info(document), "device": None, "models": {}}
-    timings: dict[str, float] = {"load_document": round(time.perf_counter() - started, 3)}
-    page_of = document.page_of if getattr(document, "pages", None) else None
-
-    # Load every model first, so a missing one fails before any long work.
+    info: dict[str, dict] = {}
     pipes = {}
+    device = None
+    # Load every model first, so a missing one is known before any long work.
     for task in tasks:
         status.message(f"loading the {task} model…")
-        t0 = time.perf_counter()
-        options = _pipeline_options(task, args)
-        pipes[task] = engine.pipeline(ENGINE_TASK[task], model=models[task], device=args.device,
-                                      precision=args.precision, **options)
-        timings[f"load_{task}"] = round(time.perf_counter() - t0, 3)
-        report["models"][task] = pipes[task].model_name
-        if report["device"] is None:
-            report["device"] = pipes[task].device.describe()
+        try:
+            pipe = engine.pipeline(ENGINE_TASK[task], model=models[task], device=args.device,
+                                   precision=args.precision, **_pipeline_options(task, args))
+        except (Cancelled, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            # A model the user named is a hard error: they asked for that one.
+            if not every or models[task] is not None:
+                raise
+            if isinstance(exc, ModelNotFoundError):
+                info[task] = {"status": "skipped", "error": _how_to_get(task, exc)}
+                status.say(f"albert-lens: warning: skipped {task}: {info[task]['error']}")
+            else:
+                _debug_traceback(err, exc)
+                info[task] = {"status": "failed", "error": describe_error(exc)}
+                status.say(f"albert-lens: error: {task} failed: {info[task]['error']}")
+            continue
+        pipes[task] = pipe
+        info[task] = {"status": "loaded", "model": pipe.model_name}
+        if device is None:
+            device = pipe.device.describe()
+            if args.device == "gpu" and not pipe.device.is_gpu:
+                why = pipe.device.fallback_reason or "no GPU is available to ONNX Runtime"
+                status.say(f"albert-lens: note: --device gpu: the models run on the CPU ({why})")
     status.clear()
 
-    for task in tasks:
+    results: dict = {}
+    for task, pipe in pipes.items():
         t0 = time.perf_counter()
-        pipe = pipes[task]
-        if task == "ner":
-            result = pipe(document, progress=status.bar("entities"))
-            report["entities"] = [_span(e, page_of) for e in result]
-        elif task == "sentiment":
-            result = pipe(document, progress=status.bar("sentiment"))
-            report["sentiment"] = {
-                "label": result.label, "score": result.score, "scores": result.scores,
-                "sentences": [_span(s, page_of) for s in result.sentences],
-            }
-        elif task == "summary":
-            options = {"ratio": args.ratio} if args.ratio else {"max_sentences": args.sentences}
-            result = pipe(document, progress=status.bar("summary"), **options)
-            report["summary"] = [_span(s, page_of) for s in result.sentences]
-        else:
-            answers = []
-            for question in args.question:
-                found = pipe(question, document, top_k=args.top_k, progress=status.bar("answer"))
-                for a in found:
-                    item = {"question": question, **_span(a, page_of)}
-                    if a.no_answer:
-                        item.pop("page", None)
-                    answers.append(item)
-            report["answers"] = answers
-        timings[task] = round(time.perf_counter() - t0, 3)
-        status.clear()
-    _check_spans(report, text)
-    report["timings"] = timings
-    return report
+        try:
+            results[task] = _run_task(task, pipe, document, args, status)
+        except (Cancelled, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if not every:
+                raise
+            _debug_traceback(err, exc)
+            info[task].update(status="failed", error=describe_error(exc))
+            status.say(f"albert-lens: error: {task} failed: {info[task]['error']}; "
+                       "the other tasks' results are kept")
+            continue
+        finally:
+            status.clear()
+        info[task].update(status="done", seconds=round(time.perf_counter() - t0, 3))
+
+    failed = any(i["status"] == "failed" for i in info.values())
+    if not results:
+        if not failed:
+            status.say("albert-lens: error: no model is installed for any of these tasks; "
+                       "install one as said above (albert-lens models list --catalog)")
+        return None, EXIT_ERROR
+    report = results_report(
+        document, entities=results.get("ner"), questions=results.get("qa"),
+        summary=results.get("summary"), sentiment=results.get("sentiment"), tasks=info,
+        device=device, include_text=args.include_text,
+    )
+    check_spans(report, document.text)
+    return report, EXIT_ERROR if failed else EXIT_OK
+
+
+def _run_task(task: str, pipe, document, args, status):
+    if task == "ner":
+        return pipe(document, progress=status.bar("entities"))
+    if task == "sentiment":
+        return pipe(document, progress=status.bar("sentiment"))
+    if task == "summary":
+        options = {"ratio": args.ratio} if args.ratio else {"max_sentences": args.sentences}
+        return pipe(document, progress=status.bar("summary"), **options)
+    return [(question, pipe(question, document, top_k=args.top_k, progress=status.bar("answer")))
+            for question in args.question]
+
+
+def _debug_traceback(err, exc: BaseException) -> None:
+    if os.environ.get("ALBERT_LENS_DEBUG"):
+        traceback.print_exception(exc, file=err)
 
 
 def _pipeline_options(task: str, args) -> dict:
@@ -270,79 +404,56 @@ def _pipeline_options(task: str, args) -> dict:
     return {}
 
 
-def _document_info(document) -> dict:
-    info = {
-        "path": str(document.path) if document.path is not None else None,
-        "title": document.title,
-        "format": document.format,
-        "chars": len(document.text),
-        "paragraphs": len(document.paragraphs),
-    }
-    if document.pages:
-        info["pages"] = len(document.pages)
-    if document.warnings:
-        info["warnings"] = list(document.warnings)
-    return info
-
-
-def _span(result, page_of: Callable[[int], int | None] | None) -> dict:
-    from engine.tasks.results import to_dict
-
-    item = to_dict(result)
-    if page_of is not None:
-        item["page"] = page_of(result.start)
-    return item
-
-
-def _check_spans(report: dict, text: str) -> None:
-    """The promise every consumer relies on; a broken span is a bug, never silent."""
-    spans = list(report.get("entities", [])) + list(report.get("summary", []))
-    spans += report.get("sentiment", {}).get("sentences", [])
-    spans += [a for a in report.get("answers", []) if not a.get("no_answer")]
-    for s in spans:
-        if text[s["start"]:s["end"]] != s["text"]:
-            raise RuntimeError(f"span {s['start']}..{s['end']} does not match the text")
-
-
 # --- text report ---------------------------------------------------------------------------------
 def text_report(report: dict) -> str:
     doc = report["document"]
-    lines = [f"{doc['title']}  ({doc['format']}, {doc['chars']} characters"
-             + (f", {doc['pages']} pages" if doc.get("pages") else "") + ")"]
+    lines = [f"{doc['title']}  ({doc['format']}, {doc['length']} characters"
+             + (f", {len(doc['pages'])} pages" if doc.get("pages") else "") + ")"]
     if doc.get("path"):
         lines.append(f"  {doc['path']}")
     lines.append(f"Device: {report['device']}")
-    for task, name in report["models"].items():
-        lines.append(f"Model ({task}): {name}")
+    for task, done in report["tasks"].items():
+        if done.get("model"):
+            lines.append(f"Model ({task}): {done['model']}")
+    for task, done in report["tasks"].items():
+        if done["status"] != "done":
+            lines.append(f"{task}: {done['status']} ({done.get('error')})")
     if "entities" in report:
         ents = report["entities"]
         lines += ["", f"Entities ({len(ents)})"]
         width = max((len(e["label"]) for e in ents), default=0)
         for e in ents:
             lines.append(f"  {e['label']:<{width}}  {_one_line(e['text'])}  "
-                         f"[{_where(e)}]  {e['score']:.2f}")
-    if "answers" in report:
+                         f"[{_where(e)}]  {_score(e['score'])}")
+    if "questions" in report:
         lines.append("")
-        for a in report["answers"]:
-            lines.append(f"Q: {a['question']}")
-            if a.get("no_answer"):
-                lines.append(f"  (no answer in the document)  {a['score']:.2f}")
-            else:
-                lines.append(f"  {_one_line(a['text'])}  [{_where(a)}]  {a['score']:.2f}")
+        for q in report["questions"]:
+            lines.append(f"Q: {q['question']}")
+            for a in q["answers"]:
+                if a["no_answer"]:
+                    lines.append(f"  (no answer in the document)  {_score(a['score'])}")
+                else:
+                    lines.append(f"  {_one_line(a['text'])}  [{_where(a)}]  "
+                                 f"{_score(a['score'])}")
     if "sentiment" in report:
         s = report["sentiment"]
-        scores = ", ".join(f"{k} {v:.2f}" for k, v in s["scores"].items())
-        lines += ["", f"Sentiment: {s['label']} ({s['score']:.2f}; {scores})"]
+        scores = ", ".join(f"{k} {_score(v)}" for k, v in s["scores"].items())
+        lines += ["", f"Sentiment: {s['label']} ({_score(s['score'])}; {scores})"]
         counts: dict[str, int] = {}
         for x in s["sentences"]:
             counts[x["label"]] = counts.get(x["label"], 0) + 1
         if counts:
             lines.append("  sentences: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if "summary" in report:
-        lines += ["", f"Summary ({len(report['summary'])} sentences)"]
-        for x in report["summary"]:
+        sentences = report["summary"]["sentences"]
+        lines += ["", f"Summary ({len(sentences)} sentences)"]
+        for x in sentences:
             lines.append(f"  - {_one_line(x['text'])}  [{_where(x)}]")
     return "\n".join(lines) + "\n"
+
+
+def _score(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _where(item: dict) -> str:
@@ -378,6 +489,12 @@ class _Status:
             self._write(f"{label:<10} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
 
         return show
+
+    def say(self, line: str) -> None:
+        """A message line of its own, never mixed into the progress bar."""
+        self.clear()
+        print(" ".join(line.split()), file=self.stream)
+        self.stream.flush()
 
     def clear(self) -> None:
         if self.enabled and self._dirty:

@@ -100,7 +100,7 @@ def test_json_has_every_result_with_code_point_offsets(session, tmp_path):
     write_json(path, session)
     data = json.loads(path.read_text(encoding="utf-8"))
     text = session.document.text
-    assert data["document"]["characters"] == len(text)
+    assert data["document"]["length"] == len(text) and data["document"]["text"] == text
     assert data["entities"] and all(text[e["start"]:e["end"]] == e["text"]
                                     for e in data["entities"])
     assert data["questions"][0]["question"] == "Where was she born?"

@@ -1,0 +1,208 @@
+"""The one results JSON: a Document and its analyses as a JSON-ready dict (docs/results-json.md).
+
+`albert-lens analyze` and the app's "Results as JSON" both call `results_report` and `to_json`,
+so a script written against one reads the other. No Qt here.
+
+Offsets are Python code points into `document.text`. The dict holds only str, int, float, bool,
+None, lists and dicts; non-finite numbers become None so the JSON is strict (RFC 8259), and
+lone surrogates (from a file name that is not valid UTF-8, say) never reach the output, so it is
+always valid UTF-8.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import numbers
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+SCHEMA = "albert-lens/results"
+SCHEMA_VERSION = 1
+TASK_NAMES = ("ner", "qa", "summary", "sentiment")
+# The key each task's results live under.
+RESULT_KEYS = {"ner": "entities", "qa": "questions", "summary": "summary",
+               "sentiment": "sentiment"}
+STATUSES = ("done", "failed", "skipped")
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def entity_type(label: str) -> str:
+    """The type of a tag: "B-PER" and "I-PER" are both "PER"."""
+    if len(label) > 2 and label[1] == "-" and label[0] in "BIES":
+        return label[2:]
+    return label
+
+
+def display_text(value: str) -> str:
+    """`value` as valid Unicode: bytes a file name smuggled in as surrogates show as \\xNN."""
+    if not _SURROGATE.search(value):
+        return value
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def display_path(path) -> str | None:
+    """A path for people and for JSON: never raises, never emits lone surrogates."""
+    if path is None:
+        return None
+    return display_text(os.fspath(path) if not isinstance(path, str) else path)
+
+
+def results_report(
+    document,
+    *,
+    entities: Iterable | None = None,
+    questions: Iterable | None = None,
+    summary=None,
+    sentiment=None,
+    tasks: Mapping[str, Mapping[str, Any]] | None = None,
+    device: str | None = None,
+    include_text: bool = True,
+) -> dict[str, Any]:
+    """Everything known about `document`, in the one results schema.
+
+    - `entities`: `Entity` results; `questions`: (question, [Answer]) pairs or objects with
+      `.question` and `.answers`; `summary`: a `Summary`; `sentiment`: a `Sentiment`. None means
+      the task did not run (its key is left out).
+    - `tasks`: per task name ("ner", "qa", "summary", "sentiment") what is known of the run:
+      `status` ("done", "failed", "skipped"), `model`, `seconds`, `error`. A task with results
+      and no entry is "done".
+    - `include_text`: False leaves `document.text` null (the offsets still refer to it).
+    """
+    text = document.text
+    pages = list(getattr(document, "pages", None) or [])
+
+    def page(offset: int) -> int | None:
+        return document.page_of(offset) if pages else None
+
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "generator": f"Albert Lens {_version()}",
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "offsets": "code points into document.text",
+        "document": {
+            "path": display_path(getattr(document, "path", None)),
+            "title": display_text(document.title or ""),
+            "format": document.format,
+            "length": len(text),
+            "text": text if include_text else None,
+            "warnings": [display_text(str(w)) for w in (document.warnings or [])],
+            "paragraphs": [_range(r) for r in (document.paragraphs or [])],
+            "pages": [_range(r) for r in pages],
+        },
+        "device": device,
+        "tasks": {},
+    }
+    if entities is not None:
+        report["entities"] = [
+            {"label": e.label, "type": entity_type(e.label), "start": e.start, "end": e.end,
+             "text": e.text, "score": e.score, "page": page(e.start)}
+            for e in entities
+        ]
+    if questions is not None:
+        report["questions"] = [_question(q, page) for q in questions]
+    if summary is not None:
+        report["summary"] = {"sentences": [
+            {"start": s.start, "end": s.end, "text": s.text, "score": s.score,
+             "page": page(s.start)}
+            for s in summary.sentences
+        ]}
+    if sentiment is not None:
+        report["sentiment"] = {
+            "label": sentiment.label, "score": sentiment.score, "scores": dict(sentiment.scores),
+            "sentences": [
+                {"start": s.start, "end": s.end, "text": s.text, "label": s.label,
+                 "score": s.score, "scores": dict(s.scores), "page": page(s.start)}
+                for s in sentiment.sentences
+            ],
+        }
+    statuses = {name: dict(info) for name, info in (tasks or {}).items()}
+    for name in TASK_NAMES:
+        if RESULT_KEYS[name] in report and name not in statuses:
+            statuses[name] = {"status": "done"}
+    for name in (*TASK_NAMES, *sorted(set(statuses) - set(TASK_NAMES))):
+        if name in statuses:
+            info = statuses[name]
+            report["tasks"][name] = {
+                "status": info.get("status", "done"), "model": info.get("model"),
+                "seconds": info.get("seconds"), "error": info.get("error"),
+            }
+    return plain(report)
+
+
+def _range(r) -> dict[str, int]:
+    return {"start": r.start, "end": r.end}
+
+
+def _question(item, page) -> dict[str, Any]:
+    if isinstance(item, tuple):
+        question, answers = item
+    else:
+        question, answers = item.question, item.answers
+    answers = list(answers)
+    return {
+        "question": display_text(str(question)),
+        "no_answer": not answers or bool(getattr(answers[0], "no_answer", False)),
+        "answers": [
+            {"text": a.text, "start": a.start, "end": a.end, "score": a.score,
+             "no_answer": bool(getattr(a, "no_answer", False)),
+             "page": None if getattr(a, "no_answer", False) else page(a.start)}
+            for a in answers
+        ],
+    }
+
+
+def _version() -> str:
+    import engine
+
+    return engine.__version__
+
+
+# --- strict JSON ---------------------------------------------------------------------------------
+def plain(value: Any) -> Any:
+    """`value` with only JSON types: numpy numbers as Python ones, NaN/Infinity as None, and
+    lone surrogates replaced by U+FFFD (one code point each, so offsets stay right)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, Mapping):
+        return {plain(str(k)): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    raise TypeError(f"not JSON data: {type(value).__name__}")
+
+
+def to_json(report: Mapping[str, Any], indent: int | None = 2) -> str:
+    """Strict JSON text (no NaN/Infinity), non-ASCII kept as characters."""
+    return json.dumps(plain(report), ensure_ascii=False, indent=indent, allow_nan=False)
+
+
+def check_spans(report: Mapping[str, Any], text: str) -> None:
+    """The promise every consumer relies on; a broken span is a bug, never silent."""
+    for span in iter_spans(report):
+        if text[span["start"]:span["end"]] != span["text"]:
+            raise RuntimeError(f"span {span['start']}..{span['end']} does not match the text")
+
+
+def iter_spans(report: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    """Every (start, end, text) span of a report: entities, answers, summary and sentiment."""
+    yield from report.get("entities", [])
+    for question in report.get("questions", []):
+        yield from (a for a in question["answers"] if not a.get("no_answer"))
+    yield from report.get("summary", {}).get("sentences", [])
+    yield from report.get("sentiment", {}).get("sentences", [])

@@ -17,12 +17,15 @@ from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetricsF,
     QPainter,
     QPalette,
     QPen,
     QTextBlockFormat,
+    QTextCharFormat,
     QTextCursor,
     QTextDocument,
+    QTextFormat,
 )
 from PySide6.QtWidgets import QFrame, QTextEdit, QToolTip, QWidget
 
@@ -41,6 +44,10 @@ READING_FONTS = ["Charter", "Georgia", "Source Serif 4", "Noto Serif", "DejaVu S
 LINE_HEIGHT_PERCENT = 145
 READING_WIDTH_CHARS = 92  # a comfortable line, in average characters
 MIN_ZOOM, MAX_ZOOM = -6, 16
+# Markdown structure in the view: relative font sizes (they follow zoom), the indent per level.
+HEADING_SIZE = {1: 2, 2: 1}  # Qt: 1.5x and 1.2x; deeper: bold only
+INDENT_PX = 22
+MAX_STRUCTURED_PARAGRAPHS = 20_000  # beyond that the text stays plain: opening stays fast
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,65 @@ class DocumentView(QTextEdit):
         cursor.setBlockFormat(block)
         # insertText, unlike setHtml, takes the characters literally: "<b>" stays "<b>".
         cursor.insertText(text)
+        self._apply_structure(doc)
         self.setDocument(doc)
         self.moveCursor(QTextCursor.MoveOperation.Start)
+
+    def _apply_structure(self, doc: QTextDocument) -> None:
+        """Headings bold and larger, list items and quotes indented, code in a fixed font, from
+        the document's paragraph kinds (Markdown): formats over the existing characters only,
+        so every offset still indexes the same text."""
+        kinds = getattr(self.document_model, "kinds", None)
+        if not kinds:
+            return
+        paragraphs = self.document_model.paragraphs
+        marked = [(i, k) for i, k in enumerate(kinds) if k.kind != "paragraph"]
+        cursor = QTextCursor(doc)
+        cursor.beginEditBlock()
+        metrics = QFontMetricsF(doc.defaultFont())
+        for i, kind in marked[:MAX_STRUCTURED_PARAGRAPHS]:
+            if i >= len(paragraphs):
+                break
+            start, end = paragraphs[i].start, paragraphs[i].end
+            a, b = self.offsets.to_utf16(start), self.offsets.to_utf16(end)
+            first = doc.findBlock(a)
+            if not first.isValid():
+                continue
+            marker = first.text()[:a - first.position()]
+            # The whole lines the paragraph is on: its markup ("## ", "- ") is shown too.
+            cursor.setPosition(first.position())
+            last = doc.findBlock(max(a, b - 1))
+            cursor.setPosition(last.position() + last.length() - 1, QTextCursor.MoveMode.KeepAnchor)
+            chars, block = QTextCharFormat(), QTextBlockFormat()
+            if kind.kind == "heading":
+                chars.setFontWeight(QFont.Weight.Bold)
+                chars.setProperty(QTextFormat.Property.FontSizeAdjustment,
+                                  HEADING_SIZE.get(kind.level, 0))
+                block.setTopMargin(10)
+            elif kind.kind in ("list_item", "quote"):
+                # A hanging indent: the bullet (or ">") in the margin, wrapped lines under the
+                # item's first word.
+                depth = max(1, kind.level)
+                hang = metrics.horizontalAdvance(marker.lstrip()) if marker.strip() else 0.0
+                block.setLeftMargin(INDENT_PX * depth + hang)
+                block.setTextIndent(-metrics.horizontalAdvance(marker))
+                if kind.kind == "quote":
+                    chars.setFontItalic(True)
+            elif kind.kind == "code":
+                chars.setFontFamilies(["monospace"])
+                chars.setFontFixedPitch(True)
+                block.setLeftMargin(INDENT_PX)
+            else:
+                continue
+            cursor.mergeBlockFormat(block)
+            cursor.mergeCharFormat(chars)
+            if marker.strip():
+                dim = QTextCharFormat()
+                dim.setForeground(QColor(128, 128, 128))
+                cursor.setPosition(first.position())
+                cursor.setPosition(a, QTextCursor.MoveMode.KeepAnchor)
+                cursor.mergeCharFormat(dim)
+        cursor.endEditBlock()
 
     # --- font and zoom ---------------------------------------------------------------------------
     def _font(self) -> QFont:
@@ -136,6 +200,7 @@ class DocumentView(QTextEdit):
     def _apply_font(self) -> None:
         first_visible = self.offset_at(QPoint(4, 4))
         self.document().setDefaultFont(self._font())
+        self._apply_structure(self.document())  # hanging indents follow the marker's width
         self._update_reading_column()
         self.scroll_to(first_visible, first_visible, where=0.0)
 

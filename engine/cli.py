@@ -292,9 +292,9 @@ def _check_options(args) -> None:
 
 
 def _how_to_get(task: str, exc: Exception) -> str:
-    message = str(exc)
+    message = " ".join(str(exc).split()).rstrip(".")
     if "models import" not in message:
-        message += f" (or: albert-lens models import DIR --task {task})"
+        message += f"; or import a folder: albert-lens models import DIR --task {task}"
     return message
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import engine
 from engine.errors import AlbertLensError, Cancelled, ModelNotFoundError
-from engine.report import check_spans, display_text, results_report, to_json
+from engine.report import check_spans, display_text, plain, results_report, to_json
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a writer whose reader went away.
@@ -375,7 +375,7 @@ def analyze(args, err) -> tuple[dict | None, int]:
         summary=results.get("summary"), sentiment=results.get("sentiment"), tasks=info,
         device=device, include_text=args.include_text,
     )
-    check_spans(report, document.text)
+    check_spans(report, plain(document.text))  # as written: lone surrogates are U+FFFD
     return report, EXIT_ERROR if failed else EXIT_OK
 
 

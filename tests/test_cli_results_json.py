@@ -222,3 +222,24 @@ def test_csv_defuses_formulas_in_model_labels():
     assert first["type_name"].startswith("'=")
     assert first["text"] == "Marie Curie"
     assert dict(zip(header, body[1], strict=True))["type"] == "'+CMD"
+
+
+def test_lone_surrogates_never_reach_the_json(tmp_path):
+    from app.export import write_json
+
+    # A str can hold a lone surrogate (a decoder's surrogateescape); UTF-8 cannot. Each is
+    # written as U+FFFD, one code point for one, so every offset still holds.
+    text = "Marie \udce9 Curie was born in Warsaw."
+    document = Document.from_text(text, title="t\udce9")
+    at = text.index("Warsaw")
+    session = _session(document, [Entity("LOC", at, at + 6, "Warsaw", 0.9),
+                                  Entity("MISC", 6, 13, "\udce9 Curie", 0.5)])
+    path = tmp_path / "r.json"
+    write_json(path, session)
+    report = _strict_loads(path.read_bytes().decode("utf-8"))  # strict UTF-8
+    written = report["document"]["text"]
+    assert written == text.replace("\udce9", "\ufffd") and len(written) == len(text)
+    assert report["document"]["title"] == "t\\xe9"
+    for e in report["entities"]:
+        assert written[e["start"]:e["end"]] == e["text"]
+    assert results_json.to_json({"x": "\ud800"}).encode("utf-8")

@@ -58,3 +58,20 @@ class DownloadCancelled(DownloadError):
 # --- work ---------------------------------------------------------------------------------------
 class Cancelled(AlbertLensError):
     """The user cancelled a running analysis."""
+
+
+# --- the model store (additions: issue 13) -------------------------------------------------------
+class ModelFileUnreadableError(ModelError):
+    """A model file exists but cannot be read (permissions, a folder where a file should be)."""
+
+
+class ModelExistsError(ModelError):
+    """A model with this id is already installed and replacing it was not asked for."""
+
+    def __init__(self, message: str, model_id: str | None = None):
+        super().__init__(message)
+        self.model_id = model_id
+
+
+class StoreError(ModelError):
+    """The local model store cannot be used: not writable, not a folder, or busy for too long."""

@@ -145,7 +145,8 @@ def test_import_copies_only_what_is_needed(checkpoints, tmp_path):
 
 def test_reimport_replaces(checkpoints):
     first = import_model(checkpoints("qa"), "qa", model_id="local/qa", convert=False)
-    second = import_model(checkpoints("qa", safe=False), "qa", model_id="local/qa", convert=False)
+    second = import_model(checkpoints("qa", safe=False), "qa", model_id="local/qa", convert=False,
+                          replace=True)
     assert second.path == first.path
     assert "pytorch_model.bin" in second.files and "model.safetensors" not in second.files
     assert not (second.path / "model.safetensors").exists()
@@ -274,7 +275,9 @@ def test_default_model_error_says_how_to_get_one():
         store.default_model_dir("question-answering")
     assert str(info.value) == (
         "No question-answering model is installed. Install one with: albert-lens models "
-        "download twmkn9/albert-base-v2-squad2 (or open Models… in the app)")
+        "download twmkn9/albert-base-v2-squad2 (or open Models… in the app); without a "
+        "connection, import a model folder: albert-lens models import DIR --task "
+        "question-answering, or Import folder… in the app's Models dialog")
     with pytest.raises(ModelNotFoundError,
                        match="No summarization .*download sentence-transformers/paraphrase-albert"):
         store.default_model_dir("summarization")
@@ -392,7 +395,7 @@ def test_cli_usage_errors_exit_2(capsys):
     parser = argparse.ArgumentParser(prog="albert-lens")
     add_models_parser(parser.add_subparsers(dest="command"))
     with pytest.raises(SystemExit) as info:
-        parser.parse_args(["models", "import", "somewhere"])  # --task is required
+        parser.parse_args(["models", "import"])  # DIR is required
     assert info.value.code == 2
     with pytest.raises(SystemExit):
         parser.parse_args(["models", "download", "x/y", "--task", "translation"])

@@ -35,12 +35,19 @@ def download_model(repo_id: str, *args, **kwargs) -> InstalledModel:
     return _download(repo_id, *args, **kwargs)
 
 
-def import_model(folder, task: str, model_id: str | None = None, convert: bool = True
-                 ) -> InstalledModel:
+def import_model(folder, task: str | None = None, model_id: str | None = None,
+                 convert: bool = True, replace: bool = False) -> InstalledModel:
     """See engine.models.importer.import_model."""
     from engine.models.importer import import_model as _import
 
-    return _import(folder, task, model_id=model_id, convert=convert)
+    return _import(folder, task, model_id=model_id, convert=convert, replace=replace)
+
+
+def detect_task(model_dir) -> str | None:
+    """The model task a checkpoint folder is for (one of TASKS), from its config; or None."""
+    from engine.models.importer import detect_task as _detect
+
+    return _detect(model_dir)
 
 
 __all__ = [
@@ -51,6 +58,7 @@ __all__ = [
     "catalog_entry",
     "default_model",
     "default_model_dir",
+    "detect_task",
     "download_model",
     "get_installed",
     "import_model",

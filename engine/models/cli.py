@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
-from engine.errors import AlbertLensError, DownloadCancelled
+from engine.errors import AlbertLensError, DownloadCancelled, ModelExistsError
 from engine.models.catalog import TASK_ALIASES, TASKS, canonical_task, load_catalog
 
 TASK_CHOICES = sorted(TASK_ALIASES)
@@ -44,9 +45,12 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="copy a checkpoint folder into the store")
     p.add_argument("dir", help="a Hugging Face ALBERT checkpoint folder")
-    p.add_argument("--task", choices=TASK_CHOICES, required=True, help="what the model is for")
+    p.add_argument("--task", choices=TASK_CHOICES,
+                   help="what the model is for (default: from the architectures in config.json)")
     p.add_argument("--id", dest="model_id", help="the name to install it under "
                    "(default: the folder's name)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace an installed model of the same id")
     p.add_argument("--no-convert", action="store_true",
                    help="skip the one-time conversion to ONNX (done at first use instead)")
 
@@ -81,12 +85,23 @@ def run_models_command(args: argparse.Namespace, stdout=None, stderr=None) -> in
     except KeyboardInterrupt:
         _fail(err, "interrupted; nothing was installed. Run the same command again to resume.")
         return EXIT_CANCELLED
+    except ModelExistsError as exc:
+        _fail(err, str(exc))
+        return EXIT_USAGE
     except AlbertLensError as exc:
         _fail(err, str(exc))
         return EXIT_ERROR
     except ValueError as exc:
         _fail(err, str(exc))
         return EXIT_USAGE
+    except BrokenPipeError:
+        raise  # `| head` closed stdout: engine.cli.main ends quietly
+    except Exception as exc:  # a bug of ours still gets one line, not a traceback
+        if os.environ.get("ALBERT_LENS_DEBUG"):
+            raise
+        _fail(err, f"unexpected {type(exc).__name__}: {exc} "
+                   "(set ALBERT_LENS_DEBUG=1 for details)")
+        return EXIT_ERROR
 
 
 def _fail(err, message: str) -> None:
@@ -218,9 +233,17 @@ def _download(args, out, err) -> int:
 def _import(args, out, err) -> int:
     from engine.models.importer import import_model
 
-    model = import_model(args.dir, canonical_task(args.task), model_id=args.model_id,
-                         convert=not args.no_convert)
-    print(f"Imported {args.dir} as {model.id} ({model.task}, {model.size_mb:.1f} MB) into "
+    # Without --task the importer reads the task from config.json (or says it cannot).
+    task = canonical_task(args.task) if args.task else None
+    try:
+        model = import_model(args.dir, task, model_id=args.model_id,
+                             convert=not args.no_convert, replace=args.replace)
+    except ModelExistsError as exc:
+        raise ModelExistsError(
+            f"{exc.model_id} is already installed; add --replace to replace it, or --id NAME "
+            "to install this one beside it.", exc.model_id) from exc
+    how = "" if args.task else " (task from config.json)"
+    print(f"Imported {args.dir} as {model.id} ({model.task}{how}, {model.size_mb:.1f} MB) into "
           f"{model.path}", file=out)
     return 0
 

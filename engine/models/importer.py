@@ -5,19 +5,24 @@ head the task needs (any head will do for embeddings, the encoder is inside ever
 sentencepiece tokenizer, weights that read back with the shapes the config promises, and nothing
 that would run code: no `auto_map` (transformers' `trust_remote_code`), no Python files, no pickle
 naming anything but tensors (the restricted unpickler of engine.albert.torch_pickle).
+
+Everything is checked on the source folder before a byte is copied into the store (config sizes
+within what ALBERT uses, the graph the conversion would build, the weights' size and shapes); the
+copy and the conversion then happen in a temporary folder, and only a model that converted is
+renamed into place. Any failure removes the temporary folder: nothing half-checked is installed.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.albert.config import AlbertConfig
+from engine import paths
+from engine.albert.config import AlbertConfig, read_json_object
 from engine.albert.weights import (
     SAFETENSORS,
     SAFETENSORS_INDEX,
@@ -31,7 +36,10 @@ from engine.albert.weights import (
 from engine.errors import (
     CorruptModelFileError,
     ModelError,
+    ModelExistsError,
+    ModelFileUnreadableError,
     ModelNotFoundError,
+    StoreError,
     UnsafeModelFileError,
     UnsupportedModelError,
 )
@@ -99,10 +107,10 @@ def wanted_files(available: Iterable[str]) -> list[str]:
 
 def shard_names(index_path: Path) -> list[str]:
     """The shard files a weight index names (plain names inside the model folder only)."""
+    data = read_json_object(index_path)
     try:
-        weight_map = json.loads(Path(index_path).read_text(encoding="utf-8"))["weight_map"]
-        names = sorted(set(weight_map.values()))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        names = sorted(set(data["weight_map"].values()))
+    except (KeyError, TypeError, AttributeError) as exc:
         raise CorruptModelFileError(f"{index_path} is not a valid weight index: {exc}") from exc
     for name in names:
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name) or \
@@ -121,16 +129,6 @@ def check_no_code(raw: dict, source: str) -> None:
         )
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CorruptModelFileError(f"{path} cannot be read as JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CorruptModelFileError(f"{path} does not hold a JSON object.")
-    return data
-
-
 def check_config(folder: Path, task: str | None) -> tuple[AlbertConfig, str | None]:
     """The config (ALBERT, no remote code) and the task it is checked against.
 
@@ -142,7 +140,7 @@ def check_config(folder: Path, task: str | None) -> tuple[AlbertConfig, str | No
     check_no_code(config.raw, str(folder / CONFIG))
     tok_config = folder / "tokenizer_config.json"
     if tok_config.is_file():
-        check_no_code(_read_json(tok_config), str(tok_config))
+        check_no_code(read_json_object(tok_config), str(tok_config))
     head = config.default_head()
     if task is None:
         if head is None:
@@ -177,9 +175,14 @@ def check_model_folder(folder, task: str | None = None) -> CheckedModel:
     names = [p.name for p in folder.iterdir() if p.is_file()]
     names += [p.relative_to(folder).as_posix() for p in folder.glob("*_Pooling/config.json")]
     wanted_files(names)  # config, tokenizer and weights present
-    config, task = check_config(folder, task)
+    config, task = check_config(folder, task)  # sizes and the conversion's cost are bounded here
+    _check_readable(folder, _files_to_copy(folder))
     _check_tokenizer(folder / SPIECE, config)
-    tensors = read_state_dict(folder)  # pickles go through the restricted unpickler
+    _check_weight_bytes(folder, config)
+    try:
+        tensors = read_state_dict(folder)  # pickles go through the restricted unpickler
+    except MemoryError as exc:
+        raise ModelError(f"Not enough memory to read the weights of {folder}.") from exc
     head = detect_head(config, tensors)
     if task is None:
         task = TASK_FOR_HEAD[head]
@@ -189,6 +192,52 @@ def check_model_folder(folder, task: str | None = None) -> CheckedModel:
             f"{folder} holds a regression head (one output); a {task} model needs labels.")
     albert_weights(config, tensors, head)  # every tensor present with the config's shapes
     return CheckedModel(folder=folder, config=config, head=head, task=task)
+
+
+def _check_readable(folder: Path, names: list[str]) -> None:
+    """Every file to be copied opens and reads (a permission error is named as one)."""
+    for name in names:
+        path = folder / name
+        try:
+            with open(path, "rb") as fh:
+                fh.read(1)
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            raise ModelFileUnreadableError(f"cannot read {path}: {reason}.") from exc
+
+
+def _check_weight_bytes(folder: Path, config: AlbertConfig) -> None:
+    """Weight files far larger than the config's network are refused before they are read.
+
+    At most eight bytes a parameter (float64) for the network plus a masked-LM head, with room
+    for the containers' own bytes; smaller files are read (cheap) and their shapes checked.
+    """
+    files = weight_files(folder)
+    total = sum(p.stat().st_size for p in files)
+    params = config.parameter_count()
+    E, H, V = config.embedding_size, config.hidden_size, config.vocab_size
+    most = 8 * (params + V * E + V + E * H + 4 * E + 2 * H) + (64 << 20)
+    if total > most:
+        raise CorruptModelFileError(
+            f"{files[0] if len(files) == 1 else 'The weights in ' + str(folder)} holds "
+            f"{store.format_size(total)}, far more than the {params:,} parameters of its "
+            "config.json need: the weights do not belong to this config.")
+
+
+def detect_task(model_dir) -> str | None:
+    """The model task a checkpoint folder is for, from its config's `architectures`.
+
+    "question-answering", "ner", "sentiment" or "embeddings" (the names of
+    `engine.models.TASKS`, which `import_model` takes); None when the config names no ALBERT
+    class or the folder cannot be read (importing it then says what is wrong).
+    AlbertModel, AlbertForMaskedLM and AlbertForPreTraining are plain encoders: "embeddings".
+    """
+    try:
+        config = AlbertConfig.from_pretrained(Path(model_dir).expanduser())
+    except (ModelError, OSError):
+        return None
+    head = config.default_head()
+    return TASK_FOR_HEAD[head] if head is not None else None
 
 
 def _check_tokenizer(path: Path, config: AlbertConfig) -> None:
@@ -222,25 +271,39 @@ def _guess_identity(folder: Path) -> tuple[str, str | None]:
     return folder.resolve().name, None
 
 
-def import_model(folder, task: str, model_id: str | None = None, convert: bool = True
-                 ) -> store.InstalledModel:
+def import_model(folder, task: str | None = None, model_id: str | None = None,
+                 convert: bool = True, replace: bool = False) -> store.InstalledModel:
     """Check a checkpoint folder and copy what is needed of it into the store.
 
-    `model_id` defaults to the folder's name (or, for a Hugging Face cache snapshot, its repo id).
+    `task` defaults to what the config's architectures say (`detect_task`). `model_id` defaults
+    to the folder's name (or, for a Hugging Face cache snapshot, its repo id); an id already
+    installed raises `ModelExistsError` unless `replace`, which swaps the new model in at once.
     Catalog label maps apply to imports of catalog models too. With `convert`, the ONNX graph is
-    built and cached right away so the first analysis does not wait for it.
+    built and cached before the model is installed, so the first analysis does not wait for it
+    and a model that cannot be converted is never installed.
     """
     folder = Path(folder).expanduser()
+    if task is None:
+        task = detect_task(folder)
+        if task is None:
+            if not folder.is_dir():
+                raise ModelNotFoundError(f"{folder} is not a folder.")
+            raise UnsupportedModelError(
+                f"Cannot tell what {folder} is for: its config.json names no ALBERT model class "
+                "in 'architectures'. Say which task it is for (--task).")
     task = canonical_task(task)
-    checked = check_model_folder(folder, task)
     guessed_id, revision = _guess_identity(folder)
     model_id = (model_id or guessed_id).strip()
     if not model_id:
         raise ValueError("The model id must not be empty.")
+    if not replace:
+        existing = store.get_installed(model_id)
+        if existing is not None and existing.id.lower() == model_id.lower():
+            raise ModelExistsError(store.already_installed_message(existing), existing.id)
+    checked = check_model_folder(folder, task)
     files = _files_to_copy(folder)
     total = sum((folder / n).stat().st_size for n in files)
-    root = store.store_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    root = store.ensure_store()
     free = shutil.disk_usage(root).free
     if total > free:
         raise ModelError(_no_space_message(root, total, free))
@@ -254,30 +317,54 @@ def import_model(folder, task: str, model_id: str | None = None, convert: bool =
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
                 raise ModelError(_no_space_message(root, total, None)) from exc
-            raise
+            raise StoreError(paths.unusable_message(root, exc)) from exc
         entry = catalog_entry(model_id)
         label_map = entry.label_map if entry is not None else {}
         original = store.apply_label_map(tmp, label_map)
+        if convert:
+            convert_folder(tmp, task, checked.head)
         model = store.install_folder(
             tmp, model_id=model_id, task=task, head=checked.head, source="import",
             revision=revision, origin=str(folder.resolve()),
             label_map=label_map if original is not None else {}, original_id2label=original,
+            replace=replace,
         )
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    if convert:
-        preconvert(model)
     return model
 
 
 def preconvert(model: store.InstalledModel) -> Path:
     """Build and cache the model's fp32 ONNX graph now (the engine's one-time conversion)."""
+    return convert_folder(model.path, model.task, model.head)
+
+
+def convert_folder(folder: Path, task: str, head: str) -> Path:
+    """Build and cache the fp32 graph of a checked folder; typed errors for disk and memory."""
     from engine.runtime.onnx_backend import converted_graph
 
-    config = AlbertConfig.from_pretrained(model.path)
-    head = "encoder" if model.task == "embeddings" else model.head
-    return converted_graph(model.path, config, head, "fp32")
+    config = AlbertConfig.from_pretrained(folder)  # bounds the graph's size again
+    head = "encoder" if canonical_task(task) == "embeddings" else head
+    cache = paths.graph_cache_dir()
+    existing = next((p for p in (cache, *cache.parents) if p.exists()), None)
+    if existing is not None and existing.is_dir():
+        free = shutil.disk_usage(existing).free
+        if config.graph_bytes() > free:
+            raise ModelError(_no_space_message(cache, config.graph_bytes(), free))
+    try:
+        return converted_graph(Path(folder), config, head, "fp32")
+    except MemoryError as exc:
+        raise ModelError(
+            f"Not enough memory to convert {folder} (its graph takes about "
+            f"{store.format_size(config.graph_bytes())}). Close other programs and try again."
+        ) from exc
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            raise ModelError(_no_space_message(cache, config.graph_bytes(), None)) from exc
+        raise StoreError(
+            f"The converted graph cannot be written: {paths.unusable_message(cache, exc)}"
+        ) from exc
 
 
 def _no_space_message(root: Path, needed: int, free: int | None) -> str:

@@ -13,24 +13,38 @@ A folder is an installed model only when its `albert-lens.json` is complete and 
 lists is present with the listed size. The metadata is written inside the temporary folder, which
 is renamed into place as a whole, so an interrupted install never leaves a half model that looks
 installed; leftover temporary folders are ignored and removed once they are old.
+
+Every change of what is installed (install, replace, remove, the defaults) happens under the
+store's lock (`.store.lock`, filelock), so concurrent processes never see each other half-way; a
+replacement swaps the two folders in one rename where the system can (Linux renameat2).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import paths
-from engine.errors import CorruptModelFileError, ModelNotFoundError, UnsupportedModelError
+from engine.albert.config import read_json_object
+from engine.errors import (
+    CorruptModelFileError,
+    ModelError,
+    ModelExistsError,
+    ModelNotFoundError,
+    StoreError,
+    UnsupportedModelError,
+)
 from engine.models.catalog import (
     TASKS,
     CatalogEntry,
@@ -44,6 +58,9 @@ METADATA_NAME = "albert-lens.json"
 STATE_NAME = "store.json"
 TEMP_PREFIX = ".tmp-"
 DOWNLOADS_NAME = ".downloads"
+LOCK_NAME = ".store.lock"
+# Changes under the lock take milliseconds; this long a wait means a stuck process.
+LOCK_TIMEOUT_SECONDS = 60.0
 METADATA_FORMAT = 1
 SOURCES = ("hub", "import")
 # A temporary install folder older than this belongs to a process that died: remove it.
@@ -111,6 +128,43 @@ def downloads_dir() -> Path:
     return store_dir() / DOWNLOADS_NAME
 
 
+def ensure_store() -> Path:
+    """The store folder, created if needed; `StoreError` when it cannot be (a file, read-only)."""
+    return paths.ensure_dir(store_dir())
+
+
+_LOCKS: dict[str, object] = {}
+
+
+@contextlib.contextmanager
+def store_lock():
+    """Hold the store's lock (re-entrant in one thread) while the installed set changes."""
+    from filelock import FileLock, Timeout
+
+    root = ensure_store()
+    path = root / LOCK_NAME
+    try:
+        # Opened here first so a read-only store is reported, not waited on as a held lock.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))
+    except OSError as exc:
+        raise StoreError(paths.unusable_message(root, exc)) from exc
+    lock = _LOCKS.get(str(path))
+    if lock is None:
+        lock = _LOCKS.setdefault(str(path), FileLock(str(path), timeout=LOCK_TIMEOUT_SECONDS))
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise StoreError(
+            f"The model store {root} is busy: another Albert Lens process has been changing it "
+            f"for over {LOCK_TIMEOUT_SECONDS:.0f} s. Try again when it has finished.") from exc
+    except OSError as exc:
+        raise StoreError(paths.unusable_message(root, exc)) from exc
+    try:
+        yield root
+    finally:
+        lock.release()
+
+
 def safe_name(model_id: str) -> str:
     """A folder name for a model id: 'owner/name' -> 'owner--name', odd characters -> '_'."""
     name = "--".join(re.sub(r"[^A-Za-z0-9._-]", "_", part) for part in str(model_id).split("/"))
@@ -133,8 +187,8 @@ def read_metadata(folder: Path) -> InstalledModel | None:
     """The installed model in `folder`, or None when its metadata is missing or incomplete."""
     folder = Path(folder)
     try:
-        data = json.loads((folder / METADATA_NAME).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = read_json_object(folder / METADATA_NAME)
+    except ModelError:
         return None
     try:
         if data.get("format") != METADATA_FORMAT or data["source"] not in SOURCES:
@@ -222,16 +276,18 @@ def _state_path() -> Path:
 
 def _read_state() -> dict:
     try:
-        data = json.loads(_state_path().read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, UnicodeDecodeError, ValueError):
-        return {}
+        return read_json_object(_state_path())
+    except ModelError:
+        return {}  # no choice made yet, or a damaged file: the first installed model is used
 
 
 def _write_state(state: dict) -> None:
     from engine.runtime.graph_cache import atomic_write_bytes
 
-    atomic_write_bytes(_state_path(), json.dumps(state, indent=2, sort_keys=True).encode())
+    try:
+        atomic_write_bytes(_state_path(), json.dumps(state, indent=2, sort_keys=True).encode())
+    except OSError as exc:
+        raise StoreError(paths.unusable_message(store_dir(), exc)) from exc
 
 
 def defaults() -> dict[str, str]:
@@ -243,22 +299,23 @@ def defaults() -> dict[str, str]:
 def set_default_model(task: str, model_id: str) -> InstalledModel:
     """Make an installed model the default for a task (and its aliases)."""
     wanted = canonical_task(task)
-    model = get_installed(model_id)
-    if model is None:
-        raise ModelNotFoundError(
-            f"'{model_id}' is not installed, so it cannot be the default {task} model. "
-            f"Install it with: albert-lens models download {model_id}"
-        )
-    if model.task != wanted:
-        raise UnsupportedModelError(
-            f"{model.id} is a {model.task} model; it cannot be the default {task} model."
-        )
-    state = _read_state()
-    chosen = state.get("defaults") if isinstance(state.get("defaults"), dict) else {}
-    chosen[wanted] = model.id
-    state["defaults"] = chosen
-    state.setdefault("format", 1)
-    _write_state(state)
+    with store_lock():
+        model = get_installed(model_id)
+        if model is None:
+            raise ModelNotFoundError(
+                f"'{model_id}' is not installed, so it cannot be the default {task} model. "
+                f"Install it with: albert-lens models download {model_id}"
+            )
+        if model.task != wanted:
+            raise UnsupportedModelError(
+                f"{model.id} is a {model.task} model; it cannot be the default {task} model."
+            )
+        state = _read_state()
+        chosen = state.get("defaults") if isinstance(state.get("defaults"), dict) else {}
+        chosen[wanted] = model.id
+        state["defaults"] = chosen
+        state.setdefault("format", 1)
+        _write_state(state)
     return model
 
 
@@ -285,8 +342,12 @@ def default_model(task: str) -> InstalledModel:
     what = task if task == wanted else f"{task} ({wanted})"
     how = (f"albert-lens models download {entry.id}" if entry is not None
            else f"albert-lens models import DIR --task {wanted}")
+    offline = ("" if entry is None else
+               f"; without a connection, import a model folder: albert-lens models import DIR "
+               f"--task {wanted}, or Import folder… in the app's Models dialog")
     raise ModelNotFoundError(
         f"No {what} model is installed. Install one with: {how} (or open Models… in the app)"
+        f"{offline}"
     )
 
 
@@ -298,30 +359,38 @@ def default_model_dir(task: str) -> Path:
 # --- removing -----------------------------------------------------------------------------------
 def remove(id_or_name: str) -> InstalledModel:
     """Delete an installed model (and any partial download of it)."""
-    model = get_installed(id_or_name)
-    if model is None:
-        raise ModelNotFoundError(
-            f"No installed model named '{id_or_name}'. See the installed ones with: "
-            "albert-lens models list"
-        )
-    # Renamed away first, so a crash half-way through the delete never leaves a half model.
-    doomed = new_temp_dir(create=False)
-    os.replace(model.path, doomed)
+    with store_lock():
+        model = get_installed(id_or_name)
+        if model is None:
+            raise ModelNotFoundError(
+                f"No installed model named '{id_or_name}'. See the installed ones with: "
+                "albert-lens models list"
+            )
+        # Renamed away first, so a crash half-way through the delete never leaves a half model.
+        doomed = new_temp_dir(create=False)
+        try:
+            os.replace(model.path, doomed)
+        except OSError as exc:
+            raise StoreError(
+                f"{model.id} cannot be removed: {paths.unusable_message(store_dir(), exc)}"
+            ) from exc
+        _clear_default_for(model.id)
     shutil.rmtree(doomed, ignore_errors=True)
     discard_partial_downloads(model.id)
-    _clear_default_for(model.id)
     return model
 
 
 # --- installing ---------------------------------------------------------------------------------
 def new_temp_dir(create: bool = True) -> Path:
     """A fresh temporary folder inside the store (same disk, so the final rename is atomic)."""
-    root = store_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    root = ensure_store()
     clean_leftovers()
     path = root / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
     if create:
-        path.mkdir()
+        try:
+            path.mkdir()
+        except OSError as exc:
+            raise StoreError(paths.unusable_message(root, exc)) from exc
     return path
 
 
@@ -381,10 +450,7 @@ def apply_label_map(folder: Path, label_map: dict[str, str]) -> dict[str, str] |
     if not label_map:
         return None
     path = Path(folder) / "config.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CorruptModelFileError(f"{path} cannot be read as JSON: {exc}") from exc
+    data = read_json_object(path)
     original = {str(k): str(v) for k, v in (data.get("id2label") or {}).items()}
     if not original:
         indexed = {}
@@ -415,11 +481,13 @@ def install_folder(
     label_map: dict[str, str] | None = None,
     original_id2label: dict[str, str] | None = None,
     extra: dict | None = None,
+    replace: bool = True,
 ) -> InstalledModel:
     """Write the metadata into `tmp_dir` and rename it into place as the model `model_id`.
 
     `tmp_dir` must be a folder made by `new_temp_dir()` holding the model's files. An existing
-    install of the same id is replaced; it stays installed until the new one is in place.
+    install of the same id is replaced (`ModelExistsError` instead when `replace` is false); it
+    stays installed until the new one is in place.
     """
     tmp_dir = Path(tmp_dir)
     task = canonical_task(task)
@@ -447,29 +515,74 @@ def install_folder(
         "original_id2label": original_id2label,
         **(extra or {}),
     }
-    with open(tmp_dir / METADATA_NAME, "w", encoding="utf-8") as fh:
-        json.dump(metadata, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-    final = _folder_for(model_id)
-    previous = None
-    if final.exists():
-        previous = new_temp_dir(create=False)
-        os.replace(final, previous)
     try:
-        os.replace(tmp_dir, final)
-    except BaseException:
-        if previous is not None:
-            os.replace(previous, final)
-        raise
+        with open(tmp_dir / METADATA_NAME, "w", encoding="utf-8") as fh:
+            json.dump(metadata, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise StoreError(paths.unusable_message(store_dir(), exc)) from exc
+
+    with store_lock():
+        final = _folder_for(model_id)
+        existing = read_metadata(final)
+        if existing is not None and not replace:
+            raise ModelExistsError(already_installed_message(existing), existing.id)
+        try:
+            previous = _move_into_place(tmp_dir, final)
+        except OSError as exc:
+            raise StoreError(paths.unusable_message(store_dir(), exc)) from exc
+        model = read_metadata(final)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
-    model = read_metadata(final)
     if model is None:  # pragma: no cover - we just wrote it
         raise CorruptModelFileError(f"The model installed in {final} cannot be read back.")
     return model
+
+
+def already_installed_message(model: InstalledModel) -> str:
+    return (f"{model.id} is already installed (in {model.path}). Remove it first, or import "
+            "under another id; albert-lens models import takes --replace to replace it.")
+
+
+def _move_into_place(tmp_dir: Path, final: Path) -> Path | None:
+    """Rename `tmp_dir` to `final`; returns where a replaced folder now is (to be deleted)."""
+    if not final.exists():
+        os.replace(tmp_dir, final)
+        return None
+    if _exchange(tmp_dir, final):
+        return tmp_dir  # one atomic swap: readers see the old model or the new one, never none
+    previous = new_temp_dir(create=False)
+    os.replace(final, previous)
+    try:
+        os.replace(tmp_dir, final)
+    except BaseException:
+        os.replace(previous, final)
+        raise
+    return previous
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one rename (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False  # the file system cannot swap: fall back to two renames
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def catalog_status() -> list[tuple[CatalogEntry, InstalledModel | None]]:

@@ -6,7 +6,12 @@ their geometry: a gap larger than the page's usual line spacing, a change of fon
 that ends early although the next word would have fit, or a jump back up the page (a new
 column) start a new paragraph. Words hyphenated at a line end are joined again. Lines repeated
 at the same place at the top or bottom of many pages (running headers, footers, page numbers)
-are dropped.
+are dropped, within limits that keep the body (see `drop_running_lines`).
+
+pdfium runs in a child process (`engine.documents._sandbox`) with `READ_MEMORY_BYTES` of address
+space and `READ_SECONDS` of time: a PDF built to make it allocate gigabytes, spin, or crash is
+refused with a typed error, and the app goes on. Before that, a pre-scan in this process
+refuses compression bombs cheaply (`inflated_stream_bytes`).
 
 Pages become `Document.pages`. A password-protected PDF gives EncryptedDocumentError unless
 `password` is given; a PDF whose pages hold only images gives NoTextLayerError.
@@ -18,6 +23,7 @@ import math
 import os
 import re
 import threading
+import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -25,6 +31,7 @@ from itertools import pairwise
 from statistics import median
 
 from engine.documents._files import human_size
+from engine.documents._sandbox import ChildFailed, Limits, Sandbox
 from engine.documents.errors import (
     ArchiveBombError,
     CorruptDocumentError,
@@ -35,8 +42,6 @@ from engine.documents.errors import (
     NoTextLayerError,
 )
 
-# pdfium is not thread-safe: one document at a time in this process.
-_PDFIUM_LOCK = threading.Lock()
 _LINE = re.compile(r"[^\r\n]+")
 _DIGITS = re.compile(r"\d+")
 _ROMAN = re.compile(r"\b[ivxlcdm]+\b")
@@ -44,6 +49,8 @@ _SENTENCE_END = ('.', '!', '?', ':', '"', "”", "’", ")", "»", ";")
 _HYPHEN_MARKS = ("\ufffe", "\x02", "\u00ad")
 _MAX_OBJECTS_SCANNED = 2000
 _SAME_SIZE = 0.12  # line heights closer than this (relative) are one font size
+_EDGE_LINES = 2  # running header/footer lines looked for at each edge of a page
+_MAX_DROPPED_SHARE = 0.5  # header/footer removal never takes more of the document's text
 
 
 @dataclass
@@ -143,40 +150,98 @@ def _looks_running(line: _Line, page: _Page, body_height: float, where: str) -> 
     return line.bottom <= page.height * 0.2
 
 
-def drop_running_lines(pages: list[_Page]) -> int:
-    """Remove lines repeated at the same place (top/bottom two lines) on many pages."""
+def _detached(line: _Line, inner: _Line | None, layout: _Layout) -> bool:
+    """Set apart from the next line towards the body: another size, or more than a line's gap.
+
+    A running header or footer stands apart from the text; the first or last line of a body
+    paragraph sits at the usual line spacing from its neighbour, even when it repeats on every
+    page.
+    """
+    if inner is None or not (line.has_geometry and inner.has_geometry):
+        return True
+    height = max(line.height, inner.height)
+    if abs(line.height - inner.height) > _SAME_SIZE * height:
+        return True
+    pitch = abs(line.bottom - inner.bottom)
+    if pitch < 0.3 * height:
+        return False  # on one baseline with the next piece: part of the same line
+    typical = layout.pitch_for(inner.height)
+    return pitch > (1.45 * typical if typical else 1.8 * height)
+
+
+def drop_running_lines(pages: list[_Page], layout: _Layout | None = None) -> tuple[int, int]:
+    """Remove running headers and footers: lines repeated at the same place on many pages.
+
+    Only the outermost lines of a page can go (at most `_EDGE_LINES` at the top and at the
+    bottom, peeled from the edge inwards), each set apart from the text next to it. A page
+    never loses all of its text, and the document never loses more than `_MAX_DROPPED_SHARE`
+    of its characters: when repeated lines would take more, they are the body (a form, a
+    page-a-day template) and only page numbers go (outermost lines that change from page to
+    page in their numbers alone, like "Page n of m"). Returns (lines dropped, pages hit).
+    """
     with_text = [p for p in pages if p.lines]
     if len(with_text) < 3:
-        return 0
+        return 0, 0
+    if layout is None:
+        layout = measure_layout(with_text)
     counts: Counter = Counter()
+    texts: dict[tuple, set[str]] = {}
     for page in with_text:
-        keys = set()
-        for k in range(min(2, len(page.lines))):
-            keys.add(("top", k, _key(page.lines[k].text)))
-            keys.add(("bottom", k, _key(page.lines[-1 - k].text)))
-        counts.update(keys)
+        keys = {}
+        for k in range(min(_EDGE_LINES, len(page.lines))):
+            for where, line in (("top", page.lines[k]), ("bottom", page.lines[-1 - k])):
+                keys[(where, k, _key(line.text))] = " ".join(line.text.split())
+        counts.update(keys.keys())
+        for key, text in keys.items():
+            texts.setdefault(key, set()).add(text)
     threshold = max(3, math.ceil(0.4 * len(with_text)))
     repeated = {key for key, count in counts.items() if count >= threshold and key[2]}
     if not repeated:
-        return 0
-    dropped = 0
+        return 0, 0
+    # The outermost line, differing between pages in its numbers only: a page number.
+    page_numbers = {key for key in repeated if key[1] == 0 and len(texts[key]) > 1}
+
+    plans: list[tuple[_Page, dict[int, tuple]]] = []
     for page in with_text:
         lines = page.lines
         heights = [line.height for line in lines if line.has_geometry]
         body = median(heights) if heights else 0.0
-        drop = set()
-        for k in range(min(2, len(lines))):
-            if ("top", k, _key(lines[k].text)) in repeated and \
-                    _looks_running(lines[k], page, body, "top"):
-                drop.add(k)
-            j = len(lines) - 1 - k
-            if ("bottom", k, _key(lines[j].text)) in repeated and \
-                    _looks_running(lines[j], page, body, "bottom"):
-                drop.add(j)
+        drop: dict[int, tuple] = {}
+        for where in ("top", "bottom"):
+            for k in range(min(_EDGE_LINES, len(lines))):
+                i = k if where == "top" else len(lines) - 1 - k
+                if i in drop:
+                    break
+                key = (where, k, _key(lines[i].text))
+                inner = i + 1 if where == "top" else i - 1
+                if key not in repeated or not _looks_running(lines[i], page, body, where) or \
+                        not _detached(lines[i], lines[inner] if 0 <= inner < len(lines)
+                                      else None, layout):
+                    break
+                drop[i] = key
+        if len(drop) >= len(lines):  # never a page's whole text
+            drop = {i: key for i, key in drop.items() if key in page_numbers}
+            if len(drop) >= len(lines):
+                drop = {}
+        plans.append((page, drop))
+
+    def share(plan) -> float:
+        total = sum(len(line.text) for page, _ in plan for line in page.lines)
+        gone = sum(len(page.lines[i].text) for page, drop in plan for i in drop)
+        return gone / total if total else 0.0
+
+    if share(plans) > _MAX_DROPPED_SHARE:
+        plans = [(page, {i: key for i, key in drop.items() if key in page_numbers})
+                 for page, drop in plans]
+        if share(plans) > _MAX_DROPPED_SHARE:
+            return 0, 0
+    dropped = pages_hit = 0
+    for page, drop in plans:
         if drop:
-            page.lines = [line for i, line in enumerate(lines) if i not in drop]
+            page.lines = [line for i, line in enumerate(page.lines) if i not in drop]
             dropped += len(drop)
-    return dropped
+            pages_hit += 1
+    return dropped, pages_hit
 
 
 # --- paragraphs -----------------------------------------------------------------------------------
@@ -314,66 +379,147 @@ def page_paragraphs(lines: list[_Line], layout: _Layout | None = None) -> list[s
 
 # --- compression bombs ------------------------------------------------------------------------------
 # pdfium inflates a page's content streams, forms and fonts whole: a 1 MB PDF can hide a 1 GB
-# content stream. Before pdfium sees the file, every Flate stream that is not an image (images are
-# not decoded to read text) is inflated once, streaming, to count its size.
-_STREAM_KEYWORD = re.compile(rb"(?<!end)stream\r?\n")
-_FLATE = re.compile(rb"/(?:FlateDecode|Fl)(?![A-Za-z])")
+# content stream. Before pdfium sees the file, every stream that is not an image (images are not
+# decoded to read text) is inflated once, streaming, to count its size, whatever its dictionary
+# declares: a filter given indirectly (`/Filter 6 0 R`), far from the `stream` keyword, or as a
+# chain (`[/FlateDecode /FlateDecode]`, each layer inflated in turn) is counted all the same.
+# This is the quick, typed refusal; the bound that holds for any file is the child process's
+# memory and time limit (see `load_pdf`).
+_SCAN_TOKEN = re.compile(rb"(\d+\s+\d+\s+obj)(?![A-Za-z])|(?<![A-Za-z])stream(?![A-Za-z])")
 _IMAGE = re.compile(rb"/Subtype\s*/Image(?![A-Za-z])")
 _SCAN_BLOCK = 8 * 1024 * 1024
-_HEADER_WINDOW = 2048
+_SCAN_OVERLAP = 64
+_MAX_DICTIONARY = 1024 * 1024  # the most of an object looked back at for /Subtype /Image
+_MAX_LAYERS = 16  # more Flate layers than this on one stream is a bomb, whatever it unpacks to
 _INFLATE_STEP = 1024 * 1024
 
 
 def inflated_stream_bytes(path, limit: int) -> int:
-    """Total inflated size of the non-image Flate streams, counting stops just past `limit`."""
+    """Total inflated size of the non-image zlib streams, counting stops just past `limit`."""
     from engine.documents._files import open_binary
 
     total = 0
     with open_binary(path) as f:
         size = os.fstat(f.fileno()).st_size
         pos = 0
+        last_obj = -1
+        seen = -1
         while pos < size and total <= limit:
-            base = max(0, pos - _HEADER_WINDOW)
-            f.seek(base)
-            buf = f.read(pos + _SCAN_BLOCK + 16 - base)
+            f.seek(pos)
+            buf = f.read(_SCAN_BLOCK + _SCAN_OVERLAP)
             if not buf:
                 break
-            for match in _STREAM_KEYWORD.finditer(buf, pos - base):
-                if base + match.start() >= pos + _SCAN_BLOCK:
-                    break
-                window = buf[max(0, match.start() - _HEADER_WINDOW):match.start()]
-                obj = window.rfind(b" obj")
-                header = window[obj:] if obj >= 0 else window
-                if not _FLATE.search(header) or _IMAGE.search(header):
+            for match in _SCAN_TOKEN.finditer(buf):
+                where = pos + match.start()
+                if where <= seen:
+                    continue  # in the overlap, already handled
+                if match.start() >= _SCAN_BLOCK:
+                    break  # the next block will see it whole
+                seen = where
+                if match.group(1):
+                    last_obj = where
                     continue
-                total += _inflate_count(f, base + match.end(), limit - total)
+                if buf[max(0, match.start() - 3):match.start()] == b"end":
+                    continue
+                data = _stream_data_start(f, where + len(b"stream"))
+                if data is None or _is_image(f, last_obj, where):
+                    continue
+                total += _inflate_count(f, data, limit - total)
                 if total > limit:
                     break
             pos += _SCAN_BLOCK
     return total
 
 
+def _stream_data_start(f, after_keyword: int) -> int | None:
+    """Where a stream's data starts: after the end of the keyword's line, as pdfium reads it."""
+    f.seek(after_keyword)
+    line = f.read(4096)
+    for i, byte in enumerate(line):
+        if byte == 0x0A:
+            return after_keyword + i + 1
+        if byte == 0x0D:
+            return after_keyword + i + (2 if line[i + 1:i + 2] == b"\n" else 1)
+    return None
+
+
+def _is_image(f, obj_start: int, stream_at: int) -> bool:
+    begin = max(obj_start, stream_at - _MAX_DICTIONARY, 0)
+    f.seek(begin)
+    return bool(_IMAGE.search(f.read(stream_at - begin)))
+
+
+class _Layers:
+    """Inflates zlib data, and the output again while it is zlib data too (a filter chain)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.produced = 0  # all layers together: pdfium holds each layer's output whole
+        self.layers = [zlib.decompressobj()]
+        self.pending: list[bytes] = [b""]  # output held until it shows whether it is zlib
+        self.chained: list[bool | None] = [None]
+        self.failed = False
+
+    @property
+    def done(self) -> bool:
+        return self.failed or self.layers[0].eof or self.produced > self.budget
+
+    def feed(self, data: bytes, depth: int = 0) -> None:
+        layer = self.layers[depth]
+        while data and self.produced <= self.budget and not layer.eof:
+            try:
+                out = layer.decompress(data, _INFLATE_STEP)
+            except zlib.error:
+                if depth == 0:
+                    self.failed = True  # not zlib data: nothing for pdfium to inflate either
+                return
+            data = layer.unconsumed_tail
+            if out:
+                self.produced += len(out)
+                self._pass_on(out, depth)
+
+    def _pass_on(self, out: bytes, depth: int) -> None:
+        if self.chained[depth] is None:
+            self.pending[depth] += out
+            head = self.pending[depth]
+            if len(head) < 2:
+                return
+            cmf, flg = head[0], head[1]
+            self.chained[depth] = (cmf & 0x0F) == 8 and (cmf << 8 | flg) % 31 == 0
+            out, self.pending[depth] = head, b""
+            if self.chained[depth]:
+                if depth + 1 >= _MAX_LAYERS:
+                    self.produced = self.budget + 1
+                    return
+                self.layers.append(zlib.decompressobj())
+                self.pending.append(b"")
+                self.chained.append(None)
+        if self.chained[depth]:
+            self.feed(out, depth + 1)
+
+
 def _inflate_count(f, offset: int, budget: int) -> int:
-    """Bytes one zlib stream at `offset` inflates to (stops once past `budget`)."""
-    decompressor = zlib.decompressobj()
-    produced = 0
+    """Bytes the zlib stream at `offset` inflates to, all layers together (stops past `budget`)."""
+    layers = _Layers(budget)
     f.seek(offset)
-    try:
-        while produced <= budget and not decompressor.eof:
-            data = f.read(64 * 1024)
-            if not data:
-                break
-            while data and produced <= budget:
-                produced += len(decompressor.decompress(data, _INFLATE_STEP))
-                data = decompressor.unconsumed_tail
-                if decompressor.eof:
-                    break
-    except zlib.error:
-        pass  # not a zlib stream after all (or damaged): pdfium will judge
-    return produced
+    while not layers.done:
+        data = f.read(64 * 1024)
+        if not data:
+            break
+        layers.feed(data)
+    return layers.produced
 
 
-# --- loading ----------------------------------------------------------------------------------------
+# --- reading, in a child process ----------------------------------------------------------------------
+# pdfium is not thread-safe: one document at a time in a process (only the in-process fallback
+# needs this; every child reads one document).
+_PDFIUM_LOCK = threading.Lock()
+READ_MEMORY_BYTES = 1024 * 1024 * 1024  # what reading one PDF may take (the child's address space)
+READ_SECONDS = 60.0  # and how long
+_BATCH_PAGES = 32
+_BATCH_SECONDS = 0.05
+_READER = Sandbox(preload=("pypdfium2", "engine.documents.pdf"))
+
 _BAD_TITLES = re.compile(r"^(untitled|microsoft word - |document\d*$)|\.(docx?|pdf|tex|dvi|indd|"
                          r"qxd|rtf|odt|pages)$", re.IGNORECASE)
 
@@ -388,36 +534,127 @@ def _title(doc) -> str:
     return title
 
 
-def _open(ctx):
+def read_pdf(send, path: str, password: str | None, max_pages: int, truncate: bool) -> None:
+    """The untrusted part: pdfium opens the file and reads each page's lines.
+
+    Sends ("open-error", code), or ("count", pages, title) and then ("pages", [page, ...]) in
+    batches, a page being ("page", lines, height, has_images) with lines as (text, x0, x1,
+    bottom, top) tuples, or ("page-error",) for a page pdfium could not read. Runs in the child
+    process; batches (a few pages, or what 50 ms gave) spare the parent a wake-up per page.
+    """
     import pypdfium2 as pdfium
 
     try:
-        return pdfium.PdfDocument(str(ctx.path), password=ctx.options.password)
+        doc = pdfium.PdfDocument(path, password=password)
     except pdfium.PdfiumError as exc:
-        code = getattr(exc, "err_code", None)
-        if code == 4:
-            if ctx.options.password:
-                raise EncryptedDocumentError(
-                    f'"{ctx.name}" is an encrypted PDF and the password given is wrong. Try '
-                    "again with the right password.", ctx.path) from None
-            raise EncryptedDocumentError(
-                f'"{ctx.name}" is an encrypted PDF protected by a password. Open it with its '
-                "password, or save an unprotected copy.", ctx.path) from None
-        if code == 5:
-            raise EncryptedDocumentError(
-                f'"{ctx.name}" is an encrypted PDF using a protection scheme that cannot be '
-                "opened here. Save an unprotected copy and open that.", ctx.path) from None
-        if code == 2:
-            raise FileUnreadableError(
-                f'"{ctx.name}" could not be opened for reading. Check that it still exists and '
-                "that you may read it.", ctx.path) from None
-        raise CorruptDocumentError(
-            f'"{ctx.name}" is not a readable PDF: it is damaged or truncated (for example an '
-            "unfinished download). Download or export it again.", ctx.path) from None
+        send("open-error", getattr(exc, "err_code", None))
+        return
     except (FileNotFoundError, PermissionError, IsADirectoryError):
-        raise FileUnreadableError(
-            f'"{ctx.name}" could not be opened for reading. Check that it still exists and that '
-            "you may read it.", ctx.path) from None
+        send("open-error", 2)
+        return
+    try:
+        count = len(doc)
+        send("count", count, _title(doc))
+        if count <= 0 or (count > max_pages and not truncate):
+            return
+        batch: list[tuple] = []
+        sent = time.monotonic()
+        for index in range(min(count, max_pages)):
+            batch.append(_read_page(pdfium, doc, index))
+            if len(batch) >= _BATCH_PAGES or time.monotonic() - sent > _BATCH_SECONDS:
+                send("pages", batch)
+                batch, sent = [], time.monotonic()
+        if batch:
+            send("pages", batch)
+    finally:
+        doc.close()
+
+
+def _read_page(pdfium, doc, index: int) -> tuple:
+    try:
+        page = doc[index]
+    except pdfium.PdfiumError:
+        return ("page-error",)
+    try:
+        textpage = page.get_textpage()
+        try:
+            lines = _page_lines(textpage)
+        finally:
+            textpage.close()
+        height = page.get_height()
+        has_images = not lines and _has_images(page)
+        return ("page", [(line.text, line.x0, line.x1, line.bottom, line.top) for line in lines],
+                height, has_images)
+    except pdfium.PdfiumError:
+        return ("page-error",)
+    finally:
+        page.close()
+
+
+def _open_error(ctx, code) -> Exception:
+    if code == 4:
+        if ctx.options.password:
+            return EncryptedDocumentError(
+                f'"{ctx.name}" is an encrypted PDF and the password given is wrong. Try '
+                "again with the right password.", ctx.path)
+        return EncryptedDocumentError(
+            f'"{ctx.name}" is an encrypted PDF protected by a password. Open it with its '
+            "password, or save an unprotected copy.", ctx.path)
+    if code == 5:
+        return EncryptedDocumentError(
+            f'"{ctx.name}" is an encrypted PDF using a protection scheme that cannot be '
+            "opened here. Save an unprotected copy and open that.", ctx.path)
+    if code == 2:
+        return FileUnreadableError(
+            f'"{ctx.name}" could not be opened for reading. Check that it still exists and '
+            "that you may read it.", ctx.path)
+    return CorruptDocumentError(
+        f'"{ctx.name}" is not a readable PDF: it is damaged or truncated (for example an '
+        "unfinished download). Download or export it again.", ctx.path)
+
+
+class _Collector:
+    """The parent's side: turns the child's messages into pages (and errors, and progress)."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.pages: list[_Page] = []
+        self.unreadable: list[int] = []
+        self.total = 0
+        self.progress = getattr(ctx, "progress", None)
+
+    def __call__(self, message: tuple) -> None:
+        kind, ctx, opts = message[0], self.ctx, self.ctx.options
+        if kind == "open-error":
+            raise _open_error(ctx, message[1])
+        if kind == "count":
+            count, title = message[1], message[2]
+            if count <= 0:
+                raise EmptyDocumentError(f'"{ctx.name}" is a PDF with no pages.', ctx.path)
+            if count > opts.max_pages:
+                if not opts.truncate:
+                    raise FileTooLargeError(
+                        f'"{ctx.name}" has {count} pages, above the limit of {opts.max_pages}. '
+                        "Split it into smaller PDFs, or load only its first pages.", ctx.path)
+                ctx.warn(f"only the first {opts.max_pages} of {count} pages were loaded")
+            self.total = min(count, opts.max_pages)
+            ctx.title = title or ctx.path.stem
+            return
+        if kind != "pages":
+            raise CorruptDocumentError(f'"{ctx.name}": unexpected answer from the PDF reader '
+                                       f"({kind!r}).", ctx.path)
+        for page in message[1]:
+            if page[0] == "page":
+                self.pages.append(_Page([_Line(*line) for line in page[1]], page[2], page[3]))
+            else:
+                self.unreadable.append(len(self.pages) + 1)
+                self.pages.append(_Page([], 0.0))
+        if self.progress is not None:
+            self.progress(len(self.pages), self.total)
+
+
+def _gib(n: int) -> str:
+    return f"{n / 1024 ** 3:g} GiB" if n >= 1024 ** 3 else human_size(n)
 
 
 def load_pdf(ctx) -> None:
@@ -428,56 +665,40 @@ def load_pdf(ctx) -> None:
             f'"{ctx.name}" holds compressed page content that would unpack to more than '
             f"{human_size(limit)}. It may be a decompression bomb; it was not opened. If it is "
             "genuine, raise max_decompressed_bytes.", ctx.path)
-    with _PDFIUM_LOCK:
-        doc = _open(ctx)
-        try:
-            _read_pages(ctx, doc)
-        finally:
-            doc.close()
-
-
-def _read_pages(ctx, doc) -> None:
-    import pypdfium2 as pdfium
-
-    opts = ctx.options
-    count = len(doc)
-    if count <= 0:
-        raise EmptyDocumentError(f'"{ctx.name}" is a PDF with no pages.', ctx.path)
-    if count > opts.max_pages:
-        if not opts.truncate:
+    collect = _Collector(ctx)
+    args = (str(ctx.path), ctx.options.password, ctx.options.max_pages, ctx.options.truncate)
+    limits = Limits(READ_MEMORY_BYTES, READ_SECONDS)
+    try:
+        _READER.run(read_pdf, args, limits, collect, cancel=getattr(ctx, "cancel", None))
+    except ChildFailed as failure:
+        if failure.kind == "start":
+            _read_here(ctx, collect, args, failure.detail)
+        elif failure.kind == "memory":
             raise FileTooLargeError(
-                f'"{ctx.name}" has {count} pages, above the limit of {opts.max_pages}. Split it '
-                "into smaller PDFs, or load only its first pages.", ctx.path)
-        ctx.warn(f"only the first {opts.max_pages} of {count} pages were loaded")
-        count = opts.max_pages
-    ctx.title = _title(doc) or ctx.path.stem
+                f'"{ctx.name}": this PDF needs more than {_gib(limits.memory_bytes)} of memory '
+                "to read; it was refused (it may be built to exhaust readers).",
+                ctx.path) from None
+        elif failure.kind == "time":
+            raise FileTooLargeError(
+                f'"{ctx.name}": reading this PDF took longer than {limits.seconds:g} s; it was '
+                "refused (it may be built to stall readers).", ctx.path) from None
+        else:
+            raise CorruptDocumentError(
+                f'"{ctx.name}" made the PDF reader fail ({failure.detail}); it is damaged or '
+                "built to attack readers. Download or export it again.", ctx.path) from None
+    _build(ctx, collect)
 
-    pages: list[_Page] = []
-    unreadable: list[int] = []
-    for index in range(count):
-        try:
-            page = doc[index]
-        except pdfium.PdfiumError:
-            unreadable.append(index + 1)
-            pages.append(_Page([], 0.0))
-            continue
-        try:
-            textpage = page.get_textpage()
-            try:
-                lines = _page_lines(textpage)
-            finally:
-                textpage.close()
-            height = page.get_height()
-            info = _Page(lines, height)
-            if not lines:
-                info.has_images = _has_images(page)
-            pages.append(info)
-        except pdfium.PdfiumError:
-            unreadable.append(index + 1)
-            pages.append(_Page([], 0.0))
-        finally:
-            page.close()
 
+def _read_here(ctx, collect: _Collector, args: tuple, why: str) -> None:
+    """No child process can be started here (e.g. inside a daemonic worker process): read in
+    this process, with only the inflate pre-scan between the file and pdfium."""
+    ctx.warn(f"the PDF was read without the protection of a separate process ({why})")
+    with _PDFIUM_LOCK:
+        read_pdf(lambda *message: collect(message), *args)
+
+
+def _build(ctx, collect: _Collector) -> None:
+    pages, unreadable = collect.pages, collect.unreadable
     if not any(p.lines for p in pages):
         if any(p.has_images for p in pages):
             raise NoTextLayerError(
@@ -494,10 +715,13 @@ def _read_pages(ctx, doc) -> None:
     if scanned:
         ctx.warn(f"{len(scanned)} page(s) are images without text (scanned?): "
                  f"{_page_list(scanned)}")
-    if opts.drop_headers_footers:
-        drop_running_lines(pages)
-
     layout = measure_layout(pages)
+    if ctx.options.drop_headers_footers:
+        lines, hit = drop_running_lines(pages, layout)
+        if lines:
+            ctx.warn(f"Dropped {lines} repeated header/footer line{'s' if lines > 1 else ''} "
+                     f"on {hit} page{'s' if hit > 1 else ''}.")
+            layout = measure_layout(pages)
     builder = ctx.builder
     for page in pages:
         builder.begin_page()

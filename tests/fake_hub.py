@@ -16,7 +16,12 @@ Knobs (attributes, safe to change while the server runs): ``api_status``/``api_e
 answer every API call with an error; ``file_status[name]`` answers a file with an error;
 ``cut[name] = (nbytes, times)`` closes the connection after ``nbytes`` of the body, for the next
 ``times`` requests of that file; ``corrupt`` (a set of names) flips one byte of a file while its
-hashes stay the originals. Every request is logged in ``requests`` (method, path, headers), and every answer with
+hashes stay the originals. Hostile answers: ``overrun[name] = nbytes`` sends that many bytes more
+than the file has (``hide_length`` (a set of names) drops Content-Length and ends the body by
+closing the connection instead); ``trickle[name] = seconds`` sends the body one byte every that
+many seconds until the client goes away (``trickling`` is set once it starts);
+``FakeRepo.sibling_patch[name]`` / ``info_patch`` / ``extra_siblings`` change what the API says
+about a repo (a bad size, an odd file name, a bad commit). Every request is logged in ``requests`` (method, path, headers), and every answer with
 a file's bytes in ``served`` (see ``file_requests``).
 """
 
@@ -46,6 +51,9 @@ class FakeRepo:
     lfs: set[str]
     commit: str
     gated: bool = False
+    sibling_patch: dict[str, dict] = field(default_factory=dict)
+    info_patch: dict = field(default_factory=dict)
+    extra_siblings: list = field(default_factory=list)
 
     def sibling(self, name: str) -> dict:
         data = self.files[name]
@@ -53,6 +61,7 @@ class FakeRepo:
         if name in self.lfs:
             entry["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
                             "pointerSize": 134}
+        entry.update(self.sibling_patch.get(name, {}))
         return entry
 
     def info(self) -> dict:
@@ -68,7 +77,8 @@ class FakeRepo:
             "disabled": False,
             "library_name": "transformers",
             "tags": ["transformers", "albert"],
-            "siblings": [self.sibling(n) for n in sorted(self.files)],
+            "siblings": [self.sibling(n) for n in sorted(self.files)] + self.extra_siblings,
+            **self.info_patch,
         }
 
 
@@ -91,6 +101,11 @@ class FakeHub:
         self.file_status: dict[str, int] = {}
         self.cut: dict[str, tuple[int, int]] = {}
         self.corrupt: set[str] = set()
+        self.overrun: dict[str, int] = {}
+        self.hide_length: set[str] = set()
+        self.trickle: dict[str, float] = {}
+        self.trickling = threading.Event()
+        self.stopping = threading.Event()
         self.lfs_redirect = True
         self.chunk = 16 * 1024
         self._lock = threading.Lock()
@@ -145,6 +160,7 @@ class FakeHub:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()  # ends trickling answers
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -297,6 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
             end = min(int(match[2]), len(data) - 1) if match[2] else len(data) - 1
             status = 206
         body = data[start:end + 1]
+        extra = hub.overrun.get(name, 0)
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -304,18 +321,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
-        self.send_header("Content-Length", str(len(body)))
+        if name in hub.hide_length:
+            self.close_connection = True  # the body ends when the connection does
+        else:
+            self.send_header("Content-Length", str(len(body) + extra))
         self.end_headers()
         if head:
             return
+        if name in hub.trickle:
+            return self._trickle(body, hub.trickle[name])
         cut = hub._take_cut(name)
         if cut is not None:
             self.wfile.write(body[:cut])
             self.wfile.flush()
             self.close_connection = True  # the client sees the connection drop mid-body
             return
-        for offset in range(0, len(body), hub.chunk):
-            self.wfile.write(body[offset:offset + hub.chunk])
+        try:
+            for offset in range(0, len(body), hub.chunk):
+                self.wfile.write(body[offset:offset + hub.chunk])
+            junk = bytes(min(extra, hub.chunk))
+            while extra > 0:  # made as it goes: the test's disk and memory stay small
+                self.wfile.write(junk[:extra])
+                extra -= len(junk)
+        except OSError:  # the client stopped reading
+            self.close_connection = True
+
+    def _trickle(self, body: bytes, every: float) -> None:
+        self.close_connection = True
+        self.hub.trickling.set()
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                if self.hub.stopping.wait(every):
+                    return
+        except OSError:  # the client went away
+            return
 
     def _error(self, status: int, message: str, code: str | None = None,
                header_message: str | None = None) -> None:

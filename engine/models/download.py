@@ -4,11 +4,17 @@ Only the files Albert Lens needs are fetched (config, weights, sentencepiece mod
 settings, sentence-transformers pooling config), from the commit the revision resolved to, each
 streamed into `<store>/.downloads/<name>@<commit>/<file>.part` so that:
 
-* progress is reported per chunk to a callback, and `cancel()` is checked between chunks;
+* progress is reported per chunk to a callback; `cancel()` and the file's deadline are checked
+  on a timer (every 0.2 s) while the bytes are read on a thread of their own, so a stalled or
+  trickling connection never holds the caller;
+* what the Hub says is checked before it is used: the id (`owner/name`), the commit (40 hex
+  digits), each file's name (only the files we need, plain relative names), its size (a whole
+  number within MAX_FILE_BYTES) and its hash; no file is written past the size the Hub lists;
 * an interrupted download (cut connection, cancel, crash, Ctrl-C) resumes from the `.part` file
   with an HTTP Range request, in the same call (a few retries) or in the next one;
 * every file is checked against the Hub's hashes (sha256 for LFS files, the git blob sha1 for
-  small ones) before it counts as downloaded; a corrupt file is deleted and reported;
+  small ones) before it counts as downloaded, including one found already complete in the
+  staging folder; a corrupt file is deleted and reported;
 * the checked files are moved into a temporary folder in the store, validated like an import
   (ALBERT, the head the task needs, weights readable, no code), and the folder is renamed into
   place with its metadata, so a failed or interrupted download never looks installed;
@@ -27,7 +33,11 @@ import contextlib
 import errno
 import hashlib
 import os
+import queue
+import re
 import shutil
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,21 +64,116 @@ CHUNK_SIZE = 64 * 1024
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TRUE = {"1", "on", "yes", "true"}
 
+# What a file listed by the Hub may be. The largest ALBERT (xxlarge, pytorch_model.bin) is under
+# 1 GB; the rest (config, tokenizer, sentencepiece model, pooling config) are kilobytes.
+MAX_FILE_BYTES = 16 << 30
+MAX_SMALL_FILE_BYTES = 64 << 20
+MAX_SHARDS = 256
+ERROR_BODY_BYTES = 64 * 1024
+# Per-file deadline: max(DEADLINE_FLOOR s, size / MIN_SPEED bytes per second), over all attempts.
+DEADLINE_FLOOR = 120.0
+MIN_SPEED = 50_000
+TICK = 0.2  # how often cancel() and the deadline are looked at while bytes are awaited
+IMPORT_HINT = ("Without a connection, install a model from a folder instead: "
+               "albert-lens models import DIR --task T, or Import folder… in the app's Models "
+               "dialog.")
+
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_-])?"
+_REPO_ID = re.compile(rf"{_REPO_PART}/{_REPO_PART}")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# A file name as we use it: relative, '/'-separated, plain ASCII parts, none hidden or '..'.
+_FILE_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
 
 @dataclass
 class _RemoteFile:
     name: str
-    size: int | None
-    sha256: str | None  # LFS files
-    blob_id: str | None  # git blob sha1 of small files
+    size: object  # as the Hub said: checked by _check_listing before any use
+    sha256: object  # LFS files
+    blob_id: object  # git blob sha1 of small files
+    lfs: bool = False
+    lfs_size: object = None
+
+
+def _remote_files(siblings) -> tuple[dict[str, _RemoteFile], set[str]]:
+    """The Hub's file list by name, odd names left out (we never need them), and the names
+    listed more than once with different metadata (which listing would we trust?)."""
+    remote: dict[str, _RemoteFile] = {}
+    twice: set[str] = set()
+    for s in siblings or []:
+        name = getattr(s, "rfilename", None)
+        if not safe_file_name(name):
+            continue
+        lfs = getattr(s, "lfs", None)
+        item = _RemoteFile(name, s.size, lfs.sha256 if lfs else None, s.blob_id,
+                           lfs=bool(lfs), lfs_size=lfs.size if lfs else None)
+        if name in remote and remote[name] != item:
+            twice.add(name)
+        remote[name] = item
+    return remote, twice
+
+
+class _Worker:
+    """Runs a blocking request on a daemon thread and hands its results over through a queue.
+
+    The downloading thread waits on the queue with a timeout, so cancel() and the deadline are
+    honoured while a read is blocked however slowly bytes trickle in (urllib3 fills a whole
+    64 KiB chunk before it returns one). The worker never touches the files: one left behind
+    (it gives up at its next byte or read timeout; `abort` shuts its socket to hurry it) cannot
+    write into a `.part` file that a later attempt is resuming.
+    """
+
+    def __init__(self, target: Callable[[_Worker], None], name: str):
+        self._queue: queue.Queue = queue.Queue(maxsize=4)  # 256 KiB of body at most
+        self.stopped = threading.Event()
+        self.response = None
+        self._target = target
+        self._thread = threading.Thread(target=self._run, name=f"albert-lens-download {name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._target(self)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            self.put("error", exc)
+
+    def put(self, kind: str, value: object = None) -> bool:
+        """False once the waiting side has gone: stop then."""
+        while not self.stopped.is_set():
+            try:
+                self._queue.put((kind, value), timeout=TICK)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self, timeout: float) -> tuple[str, object] | None:
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def abort(self) -> None:
+        self.stopped.set()
+        if self.response is not None:
+            _shut_socket(self.response)
+
+    def finish(self) -> None:
+        """After a normal end: the thread is done or about to be."""
+        self.stopped.set()
+        self._thread.join(timeout=1.0)
 
 
 class _Transient(Exception):
     """A failure worth retrying (connection lost, timeout, 5xx); resumes from the .part file."""
 
-    def __init__(self, message: str, cause: BaseException | None = None):
+    def __init__(self, message: str, cause: BaseException | None = None,
+                 unreachable: bool = False):
         super().__init__(message)
         self.cause = cause
+        self.unreachable = unreachable  # the Hub could not be reached at all: say what else works
 
 
 def offline_mode() -> bool:
@@ -91,6 +196,25 @@ def _write_chunk(fh, data: bytes) -> None:
     fh.write(data)
 
 
+def file_deadline(size: int, floor: float = DEADLINE_FLOOR, min_speed: float = MIN_SPEED
+                  ) -> float:
+    """Seconds one file may take, all attempts together: long enough at `min_speed`."""
+    return max(float(floor), size / max(1.0, float(min_speed)))
+
+
+def valid_repo_id(repo_id: str) -> bool:
+    """`owner/name` of letters, digits, '.', '_' and '-' (no '..', no '--' as the Hub says)."""
+    return (isinstance(repo_id, str) and _REPO_ID.fullmatch(repo_id) is not None
+            and ".." not in repo_id and "--" not in repo_id)
+
+
+def safe_file_name(name) -> bool:
+    """A name from the Hub that is safe to use as a path inside the staging folder."""
+    if not isinstance(name, str) or not name or len(name) > 200:
+        return False
+    return all(_FILE_PART.fullmatch(part) for part in name.split("/"))
+
+
 def download_model(
     repo_id: str,
     task: str | None = None,
@@ -105,17 +229,22 @@ def download_model(
     timeout: float = 30.0,
     retries: int = 3,
     retry_wait: float = 1.0,
+    deadline_floor: float = DEADLINE_FLOOR,
+    min_speed: float = MIN_SPEED,
 ) -> store.InstalledModel:
     """Download `repo_id` (at `revision`, default the main branch) and install it.
 
     `task` defaults to the catalog's task for the id, else to what the checkpoint's head implies.
     `progress(done_bytes, total_bytes, filename)` is called for every 64 KiB that arrives (throttle
     the display on your side); `stage(text)` is told each step ("Contacting the Hub",
-    "Downloading", "Installing", "Converting to ONNX"). `cancel()` is polled between chunks and
-    raises DownloadCancelled (the partial files are kept: the next call resumes). With `convert`,
+    "Downloading", "Installing", "Converting to ONNX"). `cancel()` is polled every 0.2 s, even
+    while no byte arrives, on the calling thread, and raises DownloadCancelled (the partial files
+    are kept: the next call resumes). With `convert`,
     the ONNX graph is built and cached once installed (a cancel at that point skips it).
     `token`: as huggingface_hub takes it (None: the stored login or HF_TOKEN). `retries` failed
     connections are resumed within this call, waiting `retry_wait` seconds, doubling each time.
+    `timeout` is the connect and read timeout of each request; each file must arrive within
+    `file_deadline(size, deadline_floor, min_speed)` seconds (all its attempts together).
     Raises DownloadError with a message a person can act on, or the typed model errors of
     engine.errors when the checkpoint itself cannot be used (never installed then).
     """
@@ -126,6 +255,7 @@ def download_model(
     endpoint = hub_endpoint(endpoint)
     run = _Download(repo_id, task, revision, progress, cancel, stage, token, endpoint, timeout,
                     max(0, int(retries)), max(0.0, float(retry_wait)))
+    run.deadline_floor, run.min_speed = float(deadline_floor), float(min_speed)
     model = run.execute()
     # Installed by now: a cancel from here on only skips the conversion (done at first use then).
     if convert and not (cancel is not None and cancel()):
@@ -137,13 +267,17 @@ def download_model(
 def _check_repo_id(repo_id: str) -> None:
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
+    problem = None
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
+        problem = exc
+    if problem is not None or not valid_repo_id(repo_id):
+        shown = repo_id if repo_id.isprintable() and len(repo_id) <= 100 else repr(repo_id[:100])
         raise DownloadError(
-            f"'{repo_id}' is not a Hub model id (expected 'owner/name', e.g. "
-            "twmkn9/albert-base-v2-squad2)."
-        ) from exc
+            f"'{shown}' is not a Hub model id (expected 'owner/name' of letters, digits, '.', "
+            "'_' and '-', e.g. twmkn9/albert-base-v2-squad2)."
+        ) from problem
 
 
 class _Download:
@@ -163,6 +297,9 @@ class _Download:
         self.total = 0
         self.done_before = 0  # bytes of the files already complete
         self.file_done = 0  # bytes of the file in flight
+        self.deadline_floor = DEADLINE_FLOOR
+        self.min_speed = MIN_SPEED
+        self.session = None  # huggingface_hub's HTTP session, shared by the reader threads
 
     # --- helpers --------------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -186,12 +323,23 @@ class _Download:
             self.check_cancel()
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
+    def _wait(self, worker: _Worker, deadline: float, what: str) -> tuple[str, object]:
+        """The worker's next event, honouring cancel() and `deadline` on a timer meanwhile."""
+        while True:
+            self.check_cancel()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DownloadError(what)
+            got = worker.get(min(TICK, left))
+            if got is not None:
+                return got
+
     # --- the whole job --------------------------------------------------------------------------
     def execute(self) -> store.InstalledModel:
         if offline_mode():
             raise DownloadError(
                 f"Cannot download {self.repo_id}: offline mode is on (HF_HUB_OFFLINE is set). "
-                "Unset HF_HUB_OFFLINE to download models."
+                f"Unset HF_HUB_OFFLINE to download models. {IMPORT_HINT}"
             )
         self.check_cancel()
         with _download_lock(self.repo_id):
@@ -203,17 +351,27 @@ class _Download:
         commit = info.sha
         if not commit:
             raise DownloadError(f"The Hub did not say which commit {self.repo_id} is at.")
-        if info.id and info.id.lower() == self.repo_id.lower():
+        # The commit becomes a folder name and part of every file URL: a sha and nothing else.
+        if not isinstance(commit, str) or not _COMMIT.fullmatch(commit.lower()):
+            raise DownloadError(
+                f"The Hub's answer for {self.repo_id} names no valid commit ({_shown(commit)} "
+                "is not a 40-digit hex sha); nothing was downloaded. Check HF_ENDPOINT and try "
+                "again later.")
+        commit = commit.lower()
+        if (isinstance(info.id, str) and info.id.lower() == self.repo_id.lower()
+                and valid_repo_id(info.id)):
             self.repo_id = info.id  # the Hub's spelling
-        remote = {
-            s.rfilename: _RemoteFile(
-                s.rfilename, s.size, s.lfs.sha256 if s.lfs else None, s.blob_id)
-            for s in (info.siblings or [])
-        }
+        remote, twice = _remote_files(info.siblings)
         try:
             names = wanted_files(remote)
         except Exception as exc:  # the typed model errors: say which repo
             raise type(exc)(f"{self.repo_id}: {exc}") from exc
+        for name in names:
+            if name in twice:
+                raise DownloadError(
+                    f"The Hub lists {name} of {self.repo_id} twice, with different sizes or "
+                    "hashes; nothing was downloaded. Try again later.")
+            self._check_listing(remote[name])
 
         staging = store.downloads_dir() / f"{store.safe_name(self.repo_id)}@{commit[:12]}"
         self._drop_other_stagings(staging)
@@ -264,12 +422,45 @@ class _Download:
 
     def _shards(self, index: Path, remote: dict[str, _RemoteFile]) -> list[_RemoteFile]:
         shards = []
-        for name in shard_names(index):
+        names = shard_names(index)
+        if len(names) > MAX_SHARDS:
+            raise DownloadError(f"{self.repo_id}: {index.name} names {len(names)} weight files; "
+                                f"Albert Lens reads at most {MAX_SHARDS}.")
+        for name in names:
             if name not in remote:
                 raise DownloadError(f"{self.repo_id}: {index.name} names {name}, which the "
                                     "repository does not have.")
+            self._check_listing(remote[name])
             shards.append(remote[name])
         return shards
+
+    def _check_listing(self, item: _RemoteFile) -> None:
+        """Refuse a file whose listed size or hash makes no sense: we could not bound or check it."""
+        what = f"{item.name} of {self.repo_id}"
+        if not safe_file_name(item.name):
+            raise DownloadError(f"The Hub lists an unsafe file name for {self.repo_id}: "
+                                f"{_shown(item.name)}.")
+        weights = item.name.endswith((".safetensors", ".bin"))
+        cap = MAX_FILE_BYTES if weights else MAX_SMALL_FILE_BYTES
+        size = item.size
+        if type(size) is not int or not 0 <= size <= cap:
+            raise DownloadError(
+                f"The Hub lists no usable size for {what} ({_shown(size)}; expected a whole "
+                f"number of bytes up to {store.format_size(cap)}); nothing was downloaded. "
+                "Try again later.")
+        if item.lfs_size is not None and item.lfs_size != size:
+            raise DownloadError(
+                f"The Hub lists two sizes for {what} ({size} and {_shown(item.lfs_size)}); "
+                "nothing was downloaded. Try again later.")
+        if item.lfs:
+            if not isinstance(item.sha256, str) or not _SHA256.fullmatch(item.sha256.lower()):
+                raise DownloadError(
+                    f"The Hub lists no valid sha256 for {what}, so it could not be verified; "
+                    "nothing was downloaded. Try again later.")
+        elif not isinstance(item.blob_id, str) or not _COMMIT.fullmatch(item.blob_id.lower()):
+            raise DownloadError(
+                f"The Hub lists no valid git hash for {what}, so it could not be verified; "
+                "nothing was downloaded. Try again later.")
 
     def _check_space(self, staging: Path, files: list[_RemoteFile]) -> None:
         have = 0
@@ -294,11 +485,26 @@ class _Download:
 
         api = HfApi(endpoint=self.endpoint, token=self.token, library_name="albert-lens",
                     library_version=engine.__version__)
+        deadline = time.monotonic() + file_deadline(0, self.deadline_floor, self.min_speed)
+        late = (f"The Hub did not answer for {self.repo_id} within "
+                f"{self.deadline_floor:g} seconds: the connection is too slow or stalled. "
+                "Run it again later.")
+
+        def ask(worker: _Worker) -> None:
+            worker.put("info", api.model_info(self.repo_id, revision=self.revision,
+                                              files_metadata=True, timeout=self.timeout))
+
         attempt = 0
         while True:
+            worker = _Worker(ask, "api")
             try:
-                return api.model_info(self.repo_id, revision=self.revision, files_metadata=True,
-                                      timeout=self.timeout)
+                kind, value = self._wait(worker, deadline, late)
+            finally:
+                worker.abort()
+            try:
+                if kind == "error":
+                    raise value
+                return value
             except Exception as exc:
                 error = self._classify(exc)
                 if not isinstance(error, _Transient):
@@ -323,7 +529,7 @@ class _Download:
         if isinstance(exc, hf.OfflineModeIsEnabled):
             return DownloadError(
                 f"Cannot download {what}: offline mode is on (HF_HUB_OFFLINE is set). Unset "
-                "HF_HUB_OFFLINE to download models.")
+                f"HF_HUB_OFFLINE to download models. {IMPORT_HINT}")
         if isinstance(exc, hf.GatedRepoError):
             return DownloadError(
                 f"{what} is a gated model: accept its conditions on {self.endpoint}/{what} and "
@@ -360,7 +566,7 @@ class _Download:
         if kind == "proxy":
             return _Transient(
                 f"Cannot reach {host} through the proxy: check the proxy settings "
-                "(HTTPS_PROXY / HTTP_PROXY) or your connection.", exc)
+                "(HTTPS_PROXY / HTTP_PROXY) or your connection.", exc, unreachable=True)
         if kind == "ssl":
             return DownloadError(
                 f"The secure connection to {host} failed ({_short(exc)}). A proxy that inspects "
@@ -370,23 +576,31 @@ class _Download:
                               exc)
         if kind == "timeout":
             return _Transient(f"{host} did not answer within {self.timeout:g} seconds: check "
-                              "your connection or proxy settings.", exc)
+                              "your connection or proxy settings.", exc, unreachable=True)
         if kind == "connection":
             custom = ("" if self.endpoint == DEFAULT_ENDPOINT
                       else f" (the Hub address set by HF_ENDPOINT: {self.endpoint})")
             return _Transient(
-                f"Cannot reach {host}{custom}: check your connection or proxy settings.", exc)
+                f"Cannot reach {host}{custom}: check your connection or proxy settings.", exc,
+                unreachable=True)
         if isinstance(exc, OSError) and exc.errno is not None:
             return self._os_error(exc, store.downloads_dir())
         return DownloadError(f"Downloading {what} failed: {_short(exc)}")
 
     def _give_up(self, error: _Transient) -> DownloadError:
+        hint = f" {IMPORT_HINT}" if error.unreachable else ""
         return DownloadError(f"{error} The download of {self.repo_id} did not finish; "
-                             "nothing was installed. Run it again to resume.")
+                             f"nothing was installed. Run it again to resume.{hint}")
 
     def _os_error(self, exc: OSError, where: Path) -> DownloadError:
         if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-            return DownloadError(_no_space(store.store_dir(), self.total, None))
+            # What is still to come, not the whole model: some of it is on the disk already.
+            needed = max(0, self.total - self.done_before - self.file_done)
+            try:
+                free = shutil.disk_usage(store.store_dir()).free
+            except OSError:
+                free = None
+            return DownloadError(_no_space(store.store_dir(), needed, free))
         return DownloadError(f"Cannot write the download into {where}: "
                              f"{exc.strerror or exc}.")
 
@@ -395,21 +609,26 @@ class _Download:
         from huggingface_hub import hf_hub_url
 
         dest = staging / item.name
-        if dest.is_file() and (item.size is None or dest.stat().st_size == item.size):
-            self.done_before += dest.stat().st_size  # checked when it was completed
-            self.report(item.name)
-            return
+        if dest.is_file():
+            # Left by an earlier run; kept only if it is what the Hub lists now.
+            if dest.stat().st_size == item.size and self._hash_matches(dest, item):
+                self.done_before += item.size
+                self.report(item.name)
+                return
+            dest.unlink(missing_ok=True)
         part = dest.with_name(dest.name + ".part")
         try:
             part.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self._os_error(exc, part.parent) from exc
         url = hf_hub_url(self.repo_id, item.name, revision=commit, endpoint=self.endpoint)
+        deadline = time.monotonic() + file_deadline(item.size, self.deadline_floor,
+                                                    self.min_speed)
         attempt = 0
         while True:
             self.check_cancel()
             try:
-                self._stream(url, part, item)
+                self._stream(url, part, item, deadline)
                 break
             except _Transient as error:
                 attempt += 1
@@ -422,58 +641,119 @@ class _Download:
         self.file_done = 0
         self.report(item.name)
 
-    def _stream(self, url: str, part: Path, item: _RemoteFile) -> None:
-        from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
+    def _too_slow(self, item: _RemoteFile) -> str:
+        limit = file_deadline(item.size, self.deadline_floor, self.min_speed)
+        return (f"Downloading {item.name} of {self.repo_id} took more than {limit:.0f} seconds "
+                f"({store.format_size(item.size)}): the connection is too slow or stalled. "
+                "What arrived is kept: run it again to resume.")
+
+    def _overran(self, part: Path, item: _RemoteFile) -> DownloadError:
+        part.unlink(missing_ok=True)
+        host = urlparse(self.endpoint).netloc or self.endpoint
+        return DownloadError(
+            f"{host} sent more than the {item.size} bytes the Hub lists for {item.name} of "
+            f"{self.repo_id}; the partial file was deleted and nothing was installed. Try again "
+            "later.")
+
+    def _stream(self, url: str, part: Path, item: _RemoteFile, deadline: float) -> None:
+        from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
         import engine
 
         have = part.stat().st_size if part.is_file() else 0
-        if item.size is not None and have > item.size:
+        if have > item.size:
             part.unlink()
             have = 0
         self.file_done = have
         self.report(item.name)
-        if item.size is not None and have == item.size and have > 0:
+        if have == item.size and have > 0:
             return  # complete; the hash decides
         headers = build_hf_headers(token=self.token, library_name="albert-lens",
                                    library_version=engine.__version__)
         headers["Accept-Encoding"] = "identity"  # byte offsets must be the file's own
         if have:
             headers["Range"] = f"bytes={have}-"
-        with contextlib.ExitStack() as stack:
-            try:
-                response, chunks = stack.enter_context(_open_stream(url, headers, self.timeout))
-            except Exception as exc:
-                raise self._raise_classified(exc) from exc
+        if self.session is None:
+            self.session = get_session()
+        session, timeout = self.session, self.timeout
+
+        def read(worker: _Worker) -> None:
+            with _open_stream(url, headers, timeout, session) as (response, chunks):
+                worker.response = response
+                if response.status_code >= 400:
+                    _read_body(response)  # the error message is in the body
+                if not worker.put("response", response):
+                    return
+                for chunk in chunks:
+                    if worker.stopped.is_set() or (chunk and not worker.put("data", chunk)):
+                        return
+            worker.put("end")
+
+        late = self._too_slow(item)
+        worker = _Worker(read, item.name)
+        finished = False
+        try:
+            kind, value = self._wait(worker, deadline, late)
+            if kind == "error":
+                raise self._raise_classified(value) from value
+            response = value
             if response.status_code == 416 and have:
                 part.unlink()  # our .part is not a prefix of this file: start over
                 raise _Transient(f"{item.name}: the partial download did not match; restarting.")
             try:
-                if response.status_code >= 400:
-                    _read_body(response)  # the error message is in the body
                 hf_raise_for_status(response)
             except Exception as exc:
                 raise self._raise_classified(exc) from exc
             if have and response.status_code != 206:
                 have = 0  # the server sent the whole file
                 self.file_done = 0
+            length = _content_length(response)
+            if length is not None and have + length > item.size:
+                raise self._overran(part, item)  # announced before a byte of it is written
             try:
-                with open(part, "ab" if have else "wb") as fh:
-                    for chunk in chunks:
-                        if not chunk:
-                            continue
+                fh = open(part, "ab" if have else "wb")  # noqa: SIM115 - `with fh` below
+            except OSError as exc:
+                raise self._os_error(exc, part.parent) from exc
+            with fh:
+                while True:
+                    kind, value = self._wait(worker, deadline, late)
+                    if kind == "end":
+                        finished = True
+                        break
+                    if kind == "error":
+                        if network_error_kind(value) is None and isinstance(value, OSError):
+                            # A socket error the HTTP library did not wrap: the read, not the disk.
+                            host = urlparse(self.endpoint).netloc or self.endpoint
+                            raise _Transient(f"The connection to {host} was lost while "
+                                             f"downloading {item.name}.", value)
+                        raise self._raise_classified(value, item.name) from value
+                    chunk = value
+                    if self.file_done + len(chunk) > item.size:
+                        fh.close()
+                        raise self._overran(part, item)  # not a byte past what the Hub lists
+                    try:
                         _write_chunk(fh, chunk)
-                        self.file_done += len(chunk)
-                        self.report(item.name)
-                        self.check_cancel()
-            except DownloadError:
-                raise
-            except Exception as exc:
-                if network_error_kind(exc) is None and isinstance(exc, OSError):
-                    raise self._os_error(exc, part.parent) from exc
-                raise self._raise_classified(exc, item.name) from exc
+                    except OSError as exc:
+                        raise self._os_error(exc, part.parent) from exc
+                    self.file_done += len(chunk)
+                    self.report(item.name)
+                    self.check_cancel()
+                    if self.file_done == item.size:
+                        # All the Hub lists. The end of the body normally follows at once; more
+                        # bytes mean the server overran; nothing within a tick is left unread.
+                        after = worker.get(TICK)
+                        if after is not None and after[0] == "data":
+                            fh.close()
+                            raise self._overran(part, item)
+                        finished = after is not None and after[0] == "end"
+                        break
+        finally:
+            if finished:
+                worker.finish()
+            else:
+                worker.abort()
         size = part.stat().st_size
-        if item.size is not None and size < item.size:
+        if size < item.size:
             raise _Transient(f"The connection closed before {item.name} was complete.")
 
     def _raise_classified(self, exc: BaseException, reading: str | None = None
@@ -483,16 +763,19 @@ class _Download:
             error.cause = exc
         return error
 
+    def _hash_matches(self, path: Path, item: _RemoteFile) -> bool:
+        if item.lfs:
+            return _file_digest(path, hashlib.sha256()) == item.sha256.lower()
+        return _git_blob_sha1(path) == item.blob_id.lower()
+
     def _verify(self, part: Path, item: _RemoteFile) -> None:
         size = part.stat().st_size
         problem = None
-        if item.size is not None and size != item.size:
+        if size != item.size:
             problem = f"it has {size} bytes, the Hub lists {item.size}"
-        elif item.sha256:
-            if _file_digest(part, hashlib.sha256()) != item.sha256.lower():
-                problem = "its sha256 does not match the Hub's"
-        elif item.blob_id and _git_blob_sha1(part) != item.blob_id.lower():
-            problem = "its git hash does not match the Hub's"
+        elif not self._hash_matches(part, item):
+            problem = ("its sha256 does not match the Hub's" if item.lfs
+                       else "its git hash does not match the Hub's")
         if problem is not None:
             part.unlink(missing_ok=True)
             raise DownloadError(
@@ -579,15 +862,13 @@ def _download_lock(repo_id: str):
 
 
 @contextlib.contextmanager
-def _open_stream(url: str, headers: dict, timeout: float):
+def _open_stream(url: str, headers: dict, timeout: float, session):
     """GET `url` as a stream on huggingface_hub's session: (response, iterator of chunks).
 
     huggingface_hub < 1.0 uses a requests.Session, later versions an httpx-style client; both
-    follow redirects (the Hub sends LFS files from a CDN) and keep the Range header.
+    follow redirects (the Hub sends LFS files from a CDN) and keep the Range header. `timeout`
+    is the connect timeout and the read timeout of every socket read.
     """
-    from huggingface_hub.utils import get_session
-
-    session = get_session()
     if callable(getattr(session, "stream", None)):  # httpx-style client
         with session.stream("GET", url, headers=headers, timeout=timeout,
                             follow_redirects=True) as response:
@@ -598,12 +879,49 @@ def _open_stream(url: str, headers: dict, timeout: float):
             yield response, response.iter_content(CHUNK_SIZE)
 
 
+def _content_length(response) -> int | None:
+    value = (getattr(response, "headers", None) or {}).get("Content-Length")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _shut_socket(response) -> None:
+    """Wake a read blocked on `response` from another thread: shut its socket down (closing the
+    response there would wait for the reader's lock)."""
+    candidates = []
+    raw = getattr(response, "raw", None)  # requests -> urllib3
+    connection = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+    candidates.append(getattr(connection, "sock", None))
+    fp = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
+    candidates.append(getattr(fp, "_sock", None))
+    stream = (getattr(response, "extensions", None) or {}).get("network_stream")  # httpx
+    if stream is not None:
+        with contextlib.suppress(Exception):
+            candidates.append(stream.get_extra_info("socket"))
+    for sock in candidates:
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            return
+
+
+def _shown(value) -> str:
+    """A value from the Hub, fit for a one-line message."""
+    text = repr(value) if not isinstance(value, str) else value
+    if not text.isprintable() or len(text) > 60:
+        text = repr(text[:60])
+    return text
+
+
 def _read_body(response) -> None:
     with contextlib.suppress(Exception):
         if callable(getattr(response, "read", None)) and not hasattr(response, "iter_content"):
             response.read()  # httpx
-        else:
-            _ = response.content  # requests
+        else:  # requests: an error page, read under a budget (the server may be hostile)
+            response._content = response.raw.read(ERROR_BODY_BYTES) or b""
+            response._content_consumed = True
 
 
 _NETWORK_MODULES = ("requests", "urllib3", "httpx", "httpx2", "httpcore")

@@ -429,6 +429,9 @@ class ModelManager(QDialog):
     def _download_failed(self, error: BaseException) -> None:
         self._download_finished()
         self._error("Download failed", error)
+        # The row still shows the last stage ("…: contacting the hub"): say what happened.
+        self.progress_label.setText(f"Download failed: {self.last_error}")
+        self.progress_label.show()
 
     def _download_cancelled(self) -> None:
         self._download_finished()

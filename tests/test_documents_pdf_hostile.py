@@ -433,3 +433,30 @@ def test_without_child_processes_it_reads_in_process_and_says_so(tmp_path, monke
 def test_deflated_spaces_is_a_valid_zlib_stream():
     data = deflated_spaces(3 * MB, head=b"xy")
     assert zlib.decompress(data) == b"xy" + b" " * (3 * MB)
+
+
+def test_the_frozen_entry_point_dispatches_reader_children_first():
+    # A PyInstaller build starts the reader child by running its own executable again;
+    # freeze_support() (made to work on every OS by PyInstaller's multiprocessing hook) must run
+    # before anything else so that such a run becomes the child and not a second app.
+    import ast
+
+    tree = ast.parse((ROOT / "packaging" / "entry.py").read_text(encoding="utf-8"))
+    [main] = [node for node in tree.body if isinstance(node, ast.FunctionDef)
+              and node.name == "main"]
+    first = main.body[0]
+    assert isinstance(first, ast.Expr) and ast.unparse(first.value) == \
+        "multiprocessing.freeze_support()"
+
+
+def test_pdfs_load_from_several_threads_at_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = []
+    for n in range(6):
+        path = tmp_path / f"t{n}.pdf"
+        path.write_bytes(raw_pdf([stream(b"BT /F1 12 Tf 72 700 Td (Thread %d) Tj ET" % n)]))
+        paths.append(path)
+    with ThreadPoolExecutor(3) as pool:
+        texts = list(pool.map(lambda p: load_document(p).text, paths))
+    assert texts == [f"Thread {n}" for n in range(6)]

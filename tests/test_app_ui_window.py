@@ -130,3 +130,17 @@ def test_shortcut_list_shows_one_readable_key_per_action(qtbot, home):
     assert readable_shortcut(QKeySequence("F16")) is None
     assert readable_shortcut(QKeySequence(QKeySequence.StandardKey.Copy)) == "Ctrl+C"
     assert readable_shortcut(QKeySequence()) is None
+
+
+def test_the_reading_column_margins_are_page_coloured(qtbot, home):
+    from PySide6.QtGui import QPalette
+
+    w = make_window(qtbot, fake_factory(), size=(1700, 900))
+    view = open_document(qtbot, w, _write(home, "long.txt", LONG_LINES)).view
+    qtbot.wait(20)
+    side = view.viewportMargins().left()
+    assert side > 10
+    image = view.grab().toImage()
+    page = view.palette().color(QPalette.ColorRole.Base)
+    for x in (side // 2, view.width() - view.verticalScrollBar().width() - side // 2):
+        assert image.pixelColor(x, view.height() // 2) == page, x

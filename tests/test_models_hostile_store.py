@@ -348,3 +348,14 @@ def test_concurrent_imports_and_removes_keep_the_store_consistent(checkpoints, h
         chosen = json.loads(state.read_text()).get("defaults", {})
         installed = {m.id for m in store.list_installed()}
         assert set(chosen.values()) <= installed
+
+
+def test_remove_deletes_the_models_converted_graphs(checkpoints):
+    from engine.runtime import graph_cache
+
+    if not hasattr(graph_cache, "forget_model"):
+        pytest.skip("this graph cache cannot forget a model's graphs")
+    import_model(checkpoints("qa"), "qa", model_id="local/qa")
+    assert list(paths.graph_cache_dir().glob("albert-*-fp32.onnx"))
+    store.remove("local/qa")
+    assert not list(paths.graph_cache_dir().glob("albert-*.onnx"))

@@ -377,7 +377,19 @@ def remove(id_or_name: str) -> InstalledModel:
         _clear_default_for(model.id)
     shutil.rmtree(doomed, ignore_errors=True)
     discard_partial_downloads(model.id)
+    _forget_graphs(model)
     return model
+
+
+def _forget_graphs(model: InstalledModel) -> None:
+    """Delete the removed model's converted graphs (disk it no longer needs), where the cache can."""
+    from engine.runtime import graph_cache
+
+    forget = getattr(graph_cache, "forget_model", None)
+    if forget is None:
+        return
+    with contextlib.suppress(OSError, ModelError):
+        forget([info.get("sha256") for info in model.files.values()])
 
 
 # --- installing ---------------------------------------------------------------------------------

@@ -460,3 +460,17 @@ def test_pdfs_load_from_several_threads_at_once(tmp_path):
     with ThreadPoolExecutor(3) as pool:
         texts = list(pool.map(lambda p: load_document(p).text, paths))
     assert texts == [f"Thread {n}" for n in range(6)]
+
+
+def test_a_refused_pdf_leaves_a_healthy_reader_for_the_next(tmp_path):
+    from engine.documents.errors import EncryptedDocumentError
+    from tests import document_factory as factory
+
+    locked = factory.make_pdf(tmp_path / "locked.pdf", [["Secret text."]], header=None,
+                              footer=False, user_password="pw")
+    pdf._READER.close()
+    with pytest.raises(EncryptedDocumentError):
+        load_document(locked)
+    [reader] = pdf._READER._idle  # not killed: it only said the file is encrypted
+    assert load_document(locked, password="pw").text == "Secret text."
+    assert pdf._READER._idle == [reader]

@@ -622,20 +622,27 @@ class _Collector:
         self.unreadable: list[int] = []
         self.total = 0
         self.progress = getattr(ctx, "progress", None)
+        self.refusal: Exception | None = None
 
     def __call__(self, message: tuple) -> None:
         kind, ctx, opts = message[0], self.ctx, self.ctx.options
+        # The child stops by itself after these (and stays healthy for the next PDF): they are
+        # raised once it is done.
         if kind == "open-error":
-            raise _open_error(ctx, message[1])
+            self.refusal = _open_error(ctx, message[1])
+            return
         if kind == "count":
             count, title = message[1], message[2]
             if count <= 0:
-                raise EmptyDocumentError(f'"{ctx.name}" is a PDF with no pages.', ctx.path)
+                self.refusal = EmptyDocumentError(f'"{ctx.name}" is a PDF with no pages.',
+                                                  ctx.path)
+                return
             if count > opts.max_pages:
                 if not opts.truncate:
-                    raise FileTooLargeError(
+                    self.refusal = FileTooLargeError(
                         f'"{ctx.name}" has {count} pages, above the limit of {opts.max_pages}. '
                         "Split it into smaller PDFs, or load only its first pages.", ctx.path)
+                    return
                 ctx.warn(f"only the first {opts.max_pages} of {count} pages were loaded")
             self.total = min(count, opts.max_pages)
             ctx.title = title or ctx.path.stem
@@ -686,6 +693,8 @@ def load_pdf(ctx) -> None:
             raise CorruptDocumentError(
                 f'"{ctx.name}" made the PDF reader fail ({failure.detail}); it is damaged or '
                 "built to attack readers. Download or export it again.", ctx.path) from None
+    if collect.refusal is not None:
+        raise collect.refusal
     _build(ctx, collect)
 
 

@@ -169,6 +169,20 @@ def test_graph_cost_is_checked_before_conversion(checkpoints, tmp_path, monkeypa
     assert_nothing_installed()
 
 
+def test_num_labels_without_id2label_reads_as_transformers(checkpoints, tmp_path):
+    import transformers
+
+    folder = copy_checkpoint(checkpoints("sequence"), tmp_path / "unnamed")
+    data = json.loads((folder / "config.json").read_text())
+    for key in ("id2label", "label2id"):
+        data.pop(key)
+    data["num_labels"] = 2
+    (folder / "config.json").write_text(json.dumps(data))
+    reference = transformers.AlbertConfig.from_pretrained(folder)
+    assert AlbertConfig.from_pretrained(folder).id2label == reference.id2label
+    assert import_model(folder, "sentiment", model_id="local/unnamed", convert=False)
+
+
 def test_more_groups_than_the_weights_hold(checkpoints, tmp_path):
     folder = copy_checkpoint(checkpoints("qa"), tmp_path / "groups")
     edit_config(folder, num_hidden_groups=2)
@@ -215,7 +229,8 @@ WRONG_KINDS = {
     "id2label name an object": ({"id2label": {"0": {"x": 1}}}, "must be text"),
     "too many labels": ({"id2label": {str(i): f"L{i}" for i in range(1001)}},
                         "at most 1000"),
-    "num_labels disagrees": ({"num_labels": 3}, "num_labels is 3 but id2label names 2"),
+    "num_labels too many": ({"num_labels": 1001}, "num_labels must be an integer from 1 to 1000"),
+    "num_labels a string": ({"num_labels": "2"}, "num_labels must be an integer"),
     "problem_type a list": ({"problem_type": ["x"]}, "problem_type must be text"),
     "size a float": ({"hidden_size": 32.0}, "hidden_size must be a positive integer"),
     "size a bool": ({"num_hidden_layers": True}, "num_hidden_layers must be a positive"),

@@ -228,25 +228,24 @@ class AlbertConfig:
                 kwargs[name] = value
         if "layer_norm_eps" in data:
             kwargs["layer_norm_eps"] = _layer_norm_eps(data["layer_norm_eps"], source)
-        cfg = cls(
-            hidden_act=act,
-            position_embedding_type=pos_type,
-            architectures=_architectures(data.get("architectures"), source),
-            id2label=_id2label(data.get("id2label"), source),
-            problem_type=_problem_type(data.get("problem_type"), source),
-            raw=dict(data),
-            **kwargs,
-        )
+        id2label = _id2label(data.get("id2label"), source)
         num_labels = data.get("num_labels")
         if num_labels is not None:
             if not isinstance(num_labels, int) or isinstance(num_labels, bool) or \
                     not 0 < num_labels <= MAX_LABELS:
                 raise CorruptModelFileError(
                     f"{source}: num_labels must be an integer from 1 to {MAX_LABELS}.")
-            if cfg.id2label and num_labels != len(cfg.id2label):
-                raise CorruptModelFileError(
-                    f"{source}: num_labels is {num_labels} but id2label names "
-                    f"{len(cfg.id2label)} labels.")
+            if not id2label:  # as transformers: LABEL_0..LABEL_{n-1}; id2label wins otherwise
+                id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
+        cfg = cls(
+            hidden_act=act,
+            position_embedding_type=pos_type,
+            architectures=_architectures(data.get("architectures"), source),
+            id2label=id2label,
+            problem_type=_problem_type(data.get("problem_type"), source),
+            raw=dict(data),
+            **kwargs,
+        )
         if cfg.hidden_size % cfg.num_attention_heads:
             raise CorruptModelFileError(
                 f"{source}: hidden_size {cfg.hidden_size} is not divisible by "

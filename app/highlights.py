@@ -142,23 +142,28 @@ def contrast_ratio(a: QColor, b: QColor) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def over(top: QColor, bottom: QColor) -> QColor:
-    """`top` (with its alpha) painted over an opaque `bottom`."""
-    a = top.alphaF()
-    return QColor.fromRgbF(top.redF() * a + bottom.redF() * (1 - a),
-                           top.greenF() * a + bottom.greenF() * (1 - a),
-                           top.blueF() * a + bottom.blueF() * (1 - a))
-
-
 def readable_tint(colour: QColor | str, base: QColor, text: QColor,
                   minimum: float = MIN_CONTRAST) -> QColor:
-    """An opaque mark of `colour`'s hue for a dark page: `colour` laid over `base` as strongly
-    as `text` allows while keeping `minimum` contrast on it. Opaque, so that marks over marks
-    (an answer in its marked sentence, over an entity) do not add up to a light patch."""
-    tint = QColor(colour)
-    for alpha in range(255, -1, -5):
-        tint.setAlpha(alpha)
-        flat = over(tint, base)
-        if contrast_ratio(text, flat) >= minimum:
-            return flat
-    return QColor(base)
+    """An opaque mark for a dark page: `colour`'s hue, as light as `text` allows while keeping
+    `minimum` contrast on it. Paler marks (an answer's sentence) come out darker than strong
+    ones (the answer), as they are lighter than them on a light page. Opaque, so that marks
+    over marks (an answer in its sentence, over an entity) do not add up to a light patch."""
+    colour = QColor(colour)
+    hue = max(colour.hslHueF(), 0.0)  # -1 for greys
+    saturation = min(colour.hslSaturationF(), 0.45)
+    # 4.5 for the strongest marks, up to about 7.5 for the palest.
+    target = max(minimum, minimum + (colour.lightnessF() - 0.65) * 11)
+    def shade(lightness: float) -> QColor:
+        return QColor(QColor.fromHslF(hue, saturation, lightness).name())  # as painted: 8 bits
+
+    low, high = 0.0, 1.0
+    for _ in range(24):
+        middle = (low + high) / 2
+        if contrast_ratio(text, shade(middle)) >= target:
+            low = middle
+        else:
+            high = middle
+    mark = shade(low)
+    if contrast_ratio(text, mark) < minimum:  # text too dark for any mark: the page itself
+        return QColor(base)
+    return mark

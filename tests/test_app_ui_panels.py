@@ -120,5 +120,21 @@ def test_identical_answers_are_told_apart_and_exact_duplicates_merged(qtbot, hom
     assert [(a.start, a.end) for a in answers] == [(0, 5), (second, second + 5)]
     cards = [lb.text() for lb in w.ask_panel.answer_labels]
     assert len(cards) == 2
-    assert "paragraph 1" in cards[0] and "paragraph 2" in cards[1]
+    assert "paragraph&nbsp;1" in cards[0] and "paragraph&nbsp;2" in cards[1]
     assert cards[0] != cards[1]
+
+
+def test_showing_answers_again_leaves_one_card_per_answer(qtbot, home):
+    from PySide6.QtWidgets import QLabel
+
+    w = make_window(qtbot, fake_factory())
+    open_document(qtbot, w, _doc(home))
+    panel = w.ask_panel
+    panel.ask("Where was she born?")
+    wait_idle(qtbot, w)
+    # Refreshes come in bursts (results, state changes) before the event loop deletes anything.
+    panel.refresh()
+    panel.refresh()
+    shown = [lb for lb in panel.answers_box.findChildren(QLabel)
+             if lb.isVisibleTo(panel.answers_box)]
+    assert len(shown) == 2

@@ -83,7 +83,7 @@ def answer_card_html(index: int, answer: Answer, text: str, context: tuple[int, 
     after = html.escape(text[answer.end:end].replace("\n", " "))
     # Two answers with the same words are told apart by where they are.
     where = f" · page {page}" if page is not None else \
-        f" · paragraph {paragraph}" if paragraph is not None else ""
+        f" · paragraph&nbsp;{paragraph}" if paragraph is not None else ""
     return (
         f"<p style='margin:0'><b>{index + 1}.</b> <a href='answer:{index}'>"
         f"{html.escape(' '.join(answer.text.split())) or '(empty)'}</a>"
@@ -230,6 +230,10 @@ class AskPanel(TaskPanel):
 
     def _set_answers(self, answers: list[Answer], session: DocumentSession | None) -> None:
         for label in self.answer_labels:
+            # Out of the layout now: deleteLater waits for the event loop, and until then the
+            # old cards would stand beside the new ones.
+            self.answers_layout.removeWidget(label)
+            label.hide()
             label.deleteLater()
         self.answer_labels = []
         if session is None:

@@ -69,7 +69,11 @@ def main() -> int:
                     help="use the demo models trained on synthetic text (train_demo_models.py)")
     ap.add_argument("--models", type=Path, default=None,
                     help="with --trained: folder to keep the trained demo models in and reuse")
+    ap.add_argument("--out", type=Path, default=OUT,
+                    help="folder to write the PNGs to (default: next to this script)")
     args = ap.parse_args()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="albert-lens-shots-"))
     os.environ["ALBERT_LENS_HOME"] = str(home)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -94,18 +98,61 @@ def main() -> int:
             qt.processEvents()
 
     def shoot(widget, name: str) -> None:
-        path = OUT / f"{name}.png"
+        path = out / f"{name}.png"
         widget.grab().save(str(path), "PNG", 0)
-        print(f"{path.relative_to(REPO)}  {path.stat().st_size // 1024} KB")
+        print(f"{path}  {path.stat().st_size // 1024} KB")
+
+    def shoot_screen(window, name: str) -> None:
+        """The window with the dialogs in front of it, as the screen shows them."""
+        path = out / f"{name}.png"
+        frame = window.frameGeometry()
+        qt.primaryScreen().grabWindow(0, frame.x(), frame.y(), frame.width(),
+                                      frame.height()).save(str(path), "PNG", 0)
+        print(f"{path}  {path.stat().st_size // 1024} KB")
+
+    def centre_on(dialog, window) -> None:
+        # Xvfb has no window manager to place dialogs: put each over the middle of the window.
+        dialog.move(window.frameGeometry().center() - dialog.rect().center())
 
     settings = Settings()
     settings.theme = "light"
     apply_theme(qt, "light")
     window = MainWindow(settings)
     window.resize(1360, 860)
+    window.move(0, 0)
     window.show()
     settle(window)
     shoot(window, "welcome")
+
+    # Offline first run: the standard pack cannot be downloaded (nothing can be reached here).
+    window.download_standard_pack()
+    settle(window, 1.0)
+    manager = window.model_manager
+    from PySide6.QtWidgets import QMessageBox
+
+    boxes = [b for b in manager.findChildren(QMessageBox) if b.isVisible()]
+    manager.resize(900, 640)
+    centre_on(manager, window)
+    for box in boxes:
+        centre_on(box, window)
+        box.raise_()
+    settle(window, 0.5)
+    shoot_screen(window, "offline")
+    for box in boxes:
+        box.close()
+    manager.hide()
+    settle(window)
+
+    # No models yet: a document opens and reads; the panels say what is missing.
+    sample = max(SAMPLES.glob("*.txt"))
+    window.open_path(sample)
+    settle(window, 1.0)
+    window.show_panel(1)
+    window.ask_panel.question_box.setEditText("What does ALBERT stand for?")
+    window.ask_panel.ask_current()
+    settle(window)
+    shoot(window, "no-models")
+    window.show_panel(0)
 
     from engine import models
 
@@ -116,9 +163,6 @@ def main() -> int:
     for task, folder in made.items():
         models.import_model(folder, task, model_id=f"tiny/{folder.name}")
     window.models_changed()
-
-    sample = max(SAMPLES.glob("*.txt"))
-    window.open_path(sample)
     settle(window, 1.0)
     session = window.current_session()
     panel = window.entities_panel
@@ -164,6 +208,7 @@ def main() -> int:
 
     manager = window.show_model_manager()
     manager.resize(900, 640)
+    centre_on(manager, window)
     item = manager.item_for(f"tiny/{made['ner'].name}")
     if item is not None:
         manager.tree.setCurrentItem(item)
@@ -179,6 +224,17 @@ def main() -> int:
     view.scroll_to(view.offset_at(QPoint(10, 10)))
     settle(window)
     shoot(window, "dark")
+
+    # A second document in its own tab, while the first one's results stay in theirs.
+    others = sorted(p for p in SAMPLES.glob("*.txt") if p != sample)
+    if others:
+        settings.theme = "light"
+        window.apply_settings({"theme": "light"})
+        window.open_path(others[0])
+        settle(window, 1.0)
+        window.show_panel(0)
+        settle(window)
+        shoot(window, "second-tab")
     settings.theme = "system"
     settings.sentiment_tint = False
     window.close()

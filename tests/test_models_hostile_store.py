@@ -31,6 +31,8 @@ from tests.checkpoint_factory import copy_checkpoint, edit_config
 pytestmark = pytest.mark.timeout(180)
 
 REPO = Path(__file__).resolve().parents[1]
+# File modes as permissions: POSIX only (on Windows chmod sets a read-only flag at most).
+posix_modes = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +72,7 @@ def cli_process(argv: list[str], home: Path, as_user: bool = False, timeout: flo
     env = {**os.environ, "ALBERT_LENS_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     env.pop("ALBERT_LENS_DEBUG", None)
     preexec = None
-    if as_user and os.geteuid() == 0:
+    if as_user and getattr(os, "geteuid", lambda: -1)() == 0:
         if not sys.platform.startswith("linux"):
             pytest.skip("needs Linux to run a root child without its file-mode override")
         preexec = _drop_file_mode_override
@@ -227,6 +229,7 @@ def test_conversion_happens_before_the_model_is_installed(checkpoints, monkeypat
 
 
 # --- issue 13: permissions and a misplaced store ------------------------------------------------
+@posix_modes
 def test_unreadable_weights_say_permission_denied(checkpoints, tmp_path, home):
     folder = copy_checkpoint(checkpoints("qa"), tmp_path / "locked")
     (folder / "model.safetensors").chmod(0)
@@ -238,6 +241,7 @@ def test_unreadable_weights_say_permission_denied(checkpoints, tmp_path, home):
     assert_nothing_installed()
 
 
+@posix_modes
 def test_unreadable_config_says_permission_denied(checkpoints, tmp_path, home):
     folder = copy_checkpoint(checkpoints("qa"), tmp_path / "locked-config")
     (folder / "config.json").chmod(0)
@@ -247,6 +251,7 @@ def test_unreadable_config_says_permission_denied(checkpoints, tmp_path, home):
     assert f"cannot read {folder / 'config.json'}: permission denied" in err
 
 
+@posix_modes
 def test_read_only_store(checkpoints, home):
     import_model(checkpoints("qa"), "qa", model_id="local/qa", convert=False)
     root = paths.models_dir()

@@ -276,8 +276,8 @@ def test_default_model_error_says_how_to_get_one():
     assert str(info.value) == (
         "No question-answering model is installed. Install one with: albert-lens models "
         "download twmkn9/albert-base-v2-squad2 (or open Models… in the app); without a "
-        "connection, import a model folder: albert-lens models import DIR --task "
-        "question-answering, or Import folder… in the app's Models dialog")
+        "connection, import a model folder: albert-lens models import DIR --task qa, or "
+        "Import folder… in the app's Models dialog")
     with pytest.raises(ModelNotFoundError,
                        match="No summarization .*download sentence-transformers/paraphrase-albert"):
         store.default_model_dir("summarization")

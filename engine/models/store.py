@@ -342,9 +342,10 @@ def default_model(task: str) -> InstalledModel:
     what = task if task == wanted else f"{task} ({wanted})"
     how = (f"albert-lens models download {entry.id}" if entry is not None
            else f"albert-lens models import DIR --task {wanted}")
+    short = {"question-answering": "qa", "embeddings": "summary"}.get(wanted, wanted)  # as typed
     offline = ("" if entry is None else
                f"; without a connection, import a model folder: albert-lens models import DIR "
-               f"--task {wanted}, or Import folder… in the app's Models dialog")
+               f"--task {short}, or Import folder… in the app's Models dialog")
     raise ModelNotFoundError(
         f"No {what} model is installed. Install one with: {how} (or open Models… in the app)"
         f"{offline}"

@@ -192,6 +192,7 @@ class ModelManager(QDialog):
         self.progress.setAccessibleName("Download progress")
         self.progress_label = QLabel(self)
         self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.progress_label.setWordWrap(True)  # a long error wraps instead of widening the dialog
         self.progress_label.setAccessibleName("Download status")
         self.cancel_button = QPushButton("Cancel download", self)
         self.cancel_button.setAccessibleName("Cancel the download")

@@ -79,3 +79,15 @@ def test_import_dialog_is_wide_enough_for_its_title(qtbot, home, tmp_path):
 
     # A bold, larger title plus room for the window's close/maximise buttons.
     assert dialog.width() >= QFontMetrics(title_font).horizontalAdvance(IMPORT_TITLE) + 150
+
+
+def test_a_long_download_error_wraps_instead_of_widening_the_manager(qtbot, home):
+    manager = _manager(qtbot, ModelsApi())
+    manager.resize(900, 640)
+    manager.show()
+    qtbot.waitExposed(manager)
+    manager.progress_label.setText("Download failed: " + "the hub cannot be reached " * 40)
+    manager.progress_label.show()
+    qtbot.wait(50)
+    assert manager.width() == 900
+    assert manager.minimumSizeHint().width() < 900

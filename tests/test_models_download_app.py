@@ -60,4 +60,7 @@ def test_a_failed_download_replaces_the_contacting_label(qtbot, online, home, cl
     assert not manager.cancel_button.isVisible()
     assert "contacting" not in w.status.job_label.text().lower()
     assert engine_models.list_installed() == []
+    # The start page offers the pack again rather than "Downloading…".
+    assert w.welcome.pack_button.isEnabled()
+    assert w.welcome.pack_button.text().startswith("Download the standard pack")
     assert w.isEnabled()

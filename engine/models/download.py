@@ -75,8 +75,9 @@ DEADLINE_FLOOR = 120.0
 MIN_SPEED = 50_000
 TICK = 0.2  # how often cancel() and the deadline are looked at while bytes are awaited
 IMPORT_HINT = ("Without a connection, install a model from a folder instead: "
-               "albert-lens models import DIR --task T, or Import folder… in the app's Models "
-               "dialog.")
+               "albert-lens models import DIR --task {task}, or Import folder… in the app's "
+               "Models dialog.")
+_SHORT_TASK = {"question-answering": "qa", "embeddings": "summary"}  # as the CLI takes them
 
 _REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_-])?"
 _REPO_ID = re.compile(rf"{_REPO_PART}/{_REPO_PART}")
@@ -306,6 +307,10 @@ class _Download:
         if self.stage is not None:
             self.stage(text)
 
+    def import_hint(self) -> str:
+        task = _SHORT_TASK.get(self.task, self.task) if self.task else "T"
+        return IMPORT_HINT.format(task=task)
+
     def check_cancel(self) -> None:
         if self.cancel is not None and self.cancel():
             raise DownloadCancelled(
@@ -339,7 +344,7 @@ class _Download:
         if offline_mode():
             raise DownloadError(
                 f"Cannot download {self.repo_id}: offline mode is on (HF_HUB_OFFLINE is set). "
-                f"Unset HF_HUB_OFFLINE to download models. {IMPORT_HINT}"
+                f"Unset HF_HUB_OFFLINE to download models. {self.import_hint()}"
             )
         self.check_cancel()
         with _download_lock(self.repo_id):
@@ -529,7 +534,7 @@ class _Download:
         if isinstance(exc, hf.OfflineModeIsEnabled):
             return DownloadError(
                 f"Cannot download {what}: offline mode is on (HF_HUB_OFFLINE is set). Unset "
-                f"HF_HUB_OFFLINE to download models. {IMPORT_HINT}")
+                f"HF_HUB_OFFLINE to download models. {self.import_hint()}")
         if isinstance(exc, hf.GatedRepoError):
             return DownloadError(
                 f"{what} is a gated model: accept its conditions on {self.endpoint}/{what} and "
@@ -588,7 +593,7 @@ class _Download:
         return DownloadError(f"Downloading {what} failed: {_short(exc)}")
 
     def _give_up(self, error: _Transient) -> DownloadError:
-        hint = f" {IMPORT_HINT}" if error.unreachable else ""
+        hint = f" {self.import_hint()}" if error.unreachable else ""
         return DownloadError(f"{error} The download of {self.repo_id} did not finish; "
                              f"nothing was installed. Run it again to resume.{hint}")
 

@@ -31,12 +31,16 @@ class ElidedLabel(QLabel):
         return self._full
 
     def setText(self, text: str) -> None:
+        if text == self._full:
+            return  # progress ticks set the same text: no relayout of the status bar
+        old_hint = self.sizeHint()
         self._full = text
         if self._own_tip or not self.toolTip():
             super().setToolTip(text)
             self._own_tip = True
         self._elide()
-        self.updateGeometry()
+        if self.sizeHint() != old_hint:
+            self.updateGeometry()
 
     def setToolTip(self, tip: str) -> None:
         self._own_tip = False

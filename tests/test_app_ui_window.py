@@ -130,6 +130,13 @@ def test_shortcut_list_shows_one_readable_key_per_action(qtbot, home):
     assert readable_shortcut(QKeySequence("F16")) is None
     assert readable_shortcut(QKeySequence(QKeySequence.StandardKey.Copy)) == "Ctrl+C"
     assert readable_shortcut(QKeySequence()) is None
+    # The Help › Keyboard Shortcuts box itself.
+    from PySide6.QtWidgets import QMessageBox
+
+    w.show_shortcuts()
+    box = next(b for b in w.findChildren(QMessageBox) if b.windowTitle() == "Keyboard shortcuts")
+    assert "Ctrl+Shift+Tab" in box.text()
+    assert "Backtab" not in box.text() and "F16" not in box.text() and "Ctrl+Ins" not in box.text()
 
 
 def test_the_reading_column_margins_are_page_coloured(qtbot, home):

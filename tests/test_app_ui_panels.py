@@ -138,3 +138,14 @@ def test_showing_answers_again_leaves_one_card_per_answer(qtbot, home):
     shown = [lb for lb in panel.answers_box.findChildren(QLabel)
              if lb.isVisibleTo(panel.answers_box)]
     assert len(shown) == 2
+
+
+def test_no_mention_stepping_without_entities(qtbot, home):
+    w = make_window(qtbot, fake_factory(missing={"ner"}))
+    open_document(qtbot, w, _doc(home))
+    panel = w.entities_panel
+    assert panel.notice.isVisible()
+    assert not panel.prev_button.isVisible() and not panel.next_button.isVisible()
+    w2 = make_window(qtbot, fake_factory())
+    open_document(qtbot, w2, _doc(home, name="again.txt"))
+    assert w2.entities_panel.prev_button.isVisible()

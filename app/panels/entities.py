@@ -335,6 +335,9 @@ class EntitiesPanel(TaskPanel):
             self.summary_label.setText(f"{len(entities)} mentions of {count} entities")
         self.filter.setVisible(bool(entities))
         self.tree.setVisible(bool(entities))
+        # No mentions to step through: no disabled Previous/Next under a "no model" notice.
+        for widget in (self.prev_button, self.mention_label, self.next_button):
+            widget.setVisible(bool(entities))
         self._layout.setStretch(self._layout.count() - 1, 0 if entities else 1)
         self._current_key = None
         self._show_mention(None)

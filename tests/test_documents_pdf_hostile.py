@@ -474,3 +474,50 @@ def test_a_refused_pdf_leaves_a_healthy_reader_for_the_next(tmp_path):
     [reader] = pdf._READER._idle  # not killed: it only said the file is encrypted
     assert load_document(locked, password="pw").text == "Secret text."
     assert pdf._READER._idle == [reader]
+
+
+def shared_content_pdf(pages: int, lines: int) -> bytes:
+    """`pages` pages that all show one content stream of `lines` one-letter lines: a few KB on
+    disk, as many lines of text as one likes."""
+    content = zlib.compress(b"BT /F1 1 Tf 1.9 TL 10 790 Td " + b"(a)' " * lines + b"ET", 9)
+    kids = b" ".join(b"%d 0 R" % (5 + k) for k in range(pages))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+               stream(content, b"/Filter /FlateDecode")]
+    objects += [(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                b"/Resources << /Font << /F1 3 0 R >> >> >>")] * pages
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+
+
+def test_lines_kept_in_the_app_process_are_bounded(tmp_path, monkeypatch):
+    # 10,000 such pages of 400 lines would be 4 million lines (~1 GB here) from a 1.5 MB file.
+    path = tmp_path / "lines.pdf"
+    path.write_bytes(shared_content_pdf(30, 100))
+    assert len(load_document(path).pages) == 30
+    monkeypatch.setattr(pdf, "MAX_LINES", 1000)
+    with pytest.raises(FileTooLargeError) as caught:
+        load_document(path)
+    assert "holds more than 1,000 lines of text" in _one_line(caught.value, "lines.pdf")
+    doc = load_document(path, truncate=True)
+    assert len(doc.pages) == 10
+    assert doc.warnings == [("only the first 10 of 30 pages were loaded (more than 1,000 lines "
+                            "of text)")]
+
+
+def test_reading_stops_once_max_chars_is_reached(tmp_path):
+    path = tmp_path / "chars.pdf"
+    path.write_bytes(shared_content_pdf(30, 100))
+    with pytest.raises(FileTooLargeError):
+        load_document(path, max_chars=500)
+    doc = load_document(path, max_chars=500, truncate=True)
+    assert len(doc.text) <= 500 and doc.text.startswith("a")
+    assert any("first 500 characters" in w for w in doc.warnings)

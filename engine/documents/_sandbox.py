@@ -223,7 +223,9 @@ class _Child:
             child_conn.close()
 
     def usable_for(self, limits: Limits, preload: tuple[str, ...]) -> bool:
-        return self.limits == limits and self.preload == preload and self.process.is_alive()
+        # The memory limit was set when it started; the deadline is the parent's, per job.
+        return (self.limits.memory_bytes == limits.memory_bytes and self.preload == preload
+                and self.process.is_alive())
 
     def stop(self) -> None:
         if self.process.is_alive():

@@ -53,7 +53,7 @@ _EDGE_LINES = 2  # running header/footer lines looked for at each edge of a page
 _MAX_DROPPED_SHARE = 0.5  # header/footer removal never takes more of the document's text
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     text: str
     x0: float | None = None
@@ -385,56 +385,65 @@ def page_paragraphs(lines: list[_Line], layout: _Layout | None = None) -> list[s
 # chain (`[/FlateDecode /FlateDecode]`, each layer inflated in turn) is counted all the same.
 # This is the quick, typed refusal; the bound that holds for any file is the child process's
 # memory and time limit (see `load_pdf`).
-_SCAN_TOKEN = re.compile(rb"(\d+\s+\d+\s+obj)(?![A-Za-z])|(?<![A-Za-z])stream(?![A-Za-z])")
 _IMAGE = re.compile(rb"/Subtype\s*/Image(?![A-Za-z])")
 _SCAN_BLOCK = 8 * 1024 * 1024
 _SCAN_OVERLAP = 64
 _MAX_DICTIONARY = 1024 * 1024  # the most of an object looked back at for /Subtype /Image
+_MAX_KEYWORD_LINE = 256  # junk pdfium skips after `stream`, up to the line end, looked through
+_MAX_STREAMS = 100_000  # streams examined (10 for each of 10,000 pages); the child bounds the rest
+_MAX_KEYWORDS = 2_000_000  # "stream" words looked at (with "endstream" and junk)
 _MAX_LAYERS = 16  # more Flate layers than this on one stream is a bomb, whatever it unpacks to
 _INFLATE_STEP = 1024 * 1024
 
 
 def inflated_stream_bytes(path, limit: int) -> int:
-    """Total inflated size of the non-image zlib streams, counting stops just past `limit`."""
+    """Total inflated size of the non-image zlib streams, counting stops just past `limit`.
+
+    The work is bounded whatever the file holds: one pass over it with bytes.find (a regex
+    would crawl through a gigabyte of digits or spaces), each object's dictionary read once
+    (back from `stream` to the previous stream, at most `_MAX_DICTIONARY`), at most
+    `_MAX_KEYWORDS` `stream` words looked at and `_MAX_STREAMS` streams tried, and inflating
+    stops at `limit`. What it leaves unread is bounded by the child process.
+    """
     from engine.documents._files import open_binary
 
-    total = 0
+    total = streams = keywords = 0
     with open_binary(path) as f:
         size = os.fstat(f.fileno()).st_size
         pos = 0
-        last_obj = -1
-        seen = -1
+        previous_end = 0  # no dictionary starts before the end of the previous `stream`
         while pos < size and total <= limit:
             f.seek(pos)
             buf = f.read(_SCAN_BLOCK + _SCAN_OVERLAP)
             if not buf:
                 break
-            for match in _SCAN_TOKEN.finditer(buf):
-                where = pos + match.start()
-                if where <= seen:
-                    continue  # in the overlap, already handled
-                if match.start() >= _SCAN_BLOCK:
-                    break  # the next block will see it whole
-                seen = where
-                if match.group(1):
-                    last_obj = where
-                    continue
-                if buf[max(0, match.start() - 3):match.start()] == b"end":
-                    continue
-                data = _stream_data_start(f, where + len(b"stream"))
-                if data is None or _is_image(f, last_obj, where):
-                    continue
-                total += _inflate_count(f, data, limit - total)
-                if total > limit:
-                    break
+            at = buf.find(b"stream")
+            while 0 <= at < _SCAN_BLOCK:
+                keywords += 1
+                if keywords > _MAX_KEYWORDS:
+                    return total
+                where = pos + at
+                if (at == 0 or buf[at - 1:at] not in _LETTERS) and \
+                        buf[at + 6:at + 7] not in _LETTERS and where >= previous_end:
+                    dictionary_from, previous_end = previous_end, where + 6
+                    data = _stream_data_start(f, where + 6)
+                    if data is not None and not _is_image(f, dictionary_from, where):
+                        streams += 1
+                        total += _inflate_count(f, data, limit - total)
+                        if total > limit or streams >= _MAX_STREAMS:
+                            return total
+                at = buf.find(b"stream", at + 6)
             pos += _SCAN_BLOCK
     return total
+
+
+_LETTERS = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 def _stream_data_start(f, after_keyword: int) -> int | None:
     """Where a stream's data starts: after the end of the keyword's line, as pdfium reads it."""
     f.seek(after_keyword)
-    line = f.read(4096)
+    line = f.read(_MAX_KEYWORD_LINE)
     for i, byte in enumerate(line):
         if byte == 0x0A:
             return after_keyword + i + 1
@@ -443,10 +452,13 @@ def _stream_data_start(f, after_keyword: int) -> int | None:
     return None
 
 
-def _is_image(f, obj_start: int, stream_at: int) -> bool:
-    begin = max(obj_start, stream_at - _MAX_DICTIONARY, 0)
+def _is_image(f, dictionary_from: int, stream_at: int) -> bool:
+    begin = max(dictionary_from, stream_at - _MAX_DICTIONARY, 0)
     f.seek(begin)
-    return bool(_IMAGE.search(f.read(stream_at - begin)))
+    head = f.read(stream_at - begin)
+    # The object's own dictionary: after the last `obj` keyword (a stray "obj" only shortens
+    # it, so that an image counts; never the reverse).
+    return bool(_IMAGE.search(head, max(0, head.rfind(b"obj"))))
 
 
 class _Layers:
@@ -502,8 +514,10 @@ def _inflate_count(f, offset: int, budget: int) -> int:
     """Bytes the zlib stream at `offset` inflates to, all layers together (stops past `budget`)."""
     layers = _Layers(budget)
     f.seek(offset)
+    step = 1024  # most streams that are not zlib data fail in their first two bytes
     while not layers.done:
-        data = f.read(64 * 1024)
+        data = f.read(step)
+        step = 64 * 1024
         if not data:
             break
         layers.feed(data)
@@ -517,6 +531,9 @@ _PDFIUM_LOCK = threading.Lock()
 READ_MEMORY_BYTES = 1024 * 1024 * 1024  # what reading one PDF may take (the child's address space)
 READ_SECONDS = 60.0  # and how long
 _BATCH_PAGES = 32
+# Lines of text kept in this process for one PDF (~150 bytes each, and seconds of layout work
+# per million): 10,000 pages of 100 lines.
+MAX_LINES = 1_000_000
 _BATCH_SECONDS = 0.05
 _READER = Sandbox(preload=("pypdfium2", "engine.documents.pdf"))
 
@@ -613,6 +630,10 @@ def _open_error(ctx, code) -> Exception:
         "unfinished download). Download or export it again.", ctx.path)
 
 
+class _Enough(Exception):
+    """Stop reading: the pages collected so far are all that will be used."""
+
+
 class _Collector:
     """The parent's side: turns the child's messages into pages (and errors, and progress)."""
 
@@ -623,6 +644,8 @@ class _Collector:
         self.total = 0
         self.progress = getattr(ctx, "progress", None)
         self.refusal: Exception | None = None
+        self.lines = 0
+        self.chars = 0
 
     def __call__(self, message: tuple) -> None:
         kind, ctx, opts = message[0], self.ctx, self.ctx.options
@@ -652,6 +675,7 @@ class _Collector:
                                        f"({kind!r}).", ctx.path)
         for page in message[1]:
             if page[0] == "page":
+                self._over_budget(page[1])
                 self.pages.append(_Page([_Line(*line) for line in page[1]], page[2], page[3]))
             else:
                 self.unreadable.append(len(self.pages) + 1)
@@ -659,12 +683,31 @@ class _Collector:
         if self.progress is not None:
             self.progress(len(self.pages), self.total)
 
+    def _over_budget(self, lines: list[tuple]) -> None:
+        """This process keeps every line until the pages are laid out: a small PDF of many
+        pages of one-letter lines must not fill it. Past `MAX_LINES` lines, or past
+        `max_chars` characters, the pages so far are what there is (`_Enough`)."""
+        ctx, opts = self.ctx, self.ctx.options
+        self.lines += len(lines)
+        self.chars += sum(len(line[0]) for line in lines)
+        if self.chars > opts.max_chars:
+            raise _Enough  # the text builder says what happens past max_chars (truncate or not)
+        if self.lines > MAX_LINES:
+            if not opts.truncate:
+                raise FileTooLargeError(
+                    f'"{ctx.name}" holds more than {MAX_LINES:,} lines of text, above the limit. '
+                    "Split it into smaller PDFs, or load only its first pages.", ctx.path)
+            ctx.warn(f"only the first {len(self.pages)} of {self.total} pages were loaded (more "
+                     f"than {MAX_LINES:,} lines of text)")
+            raise _Enough
+
 
 def _gib(n: int) -> str:
     return f"{n / 1024 ** 3:g} GiB" if n >= 1024 ** 3 else human_size(n)
 
 
 def load_pdf(ctx) -> None:
+    started = time.monotonic()
     limit = ctx.options.max_decompressed_bytes
     inflated = inflated_stream_bytes(ctx.path, limit)
     if inflated > limit:
@@ -674,20 +717,24 @@ def load_pdf(ctx) -> None:
             "genuine, raise max_decompressed_bytes.", ctx.path)
     collect = _Collector(ctx)
     args = (str(ctx.path), ctx.options.password, ctx.options.max_pages, ctx.options.truncate)
-    limits = Limits(READ_MEMORY_BYTES, READ_SECONDS)
+    # The pre-scan's time counts: READ_SECONDS is for the whole read.
+    seconds = max(min(READ_SECONDS, 1.0), READ_SECONDS - (time.monotonic() - started))
     try:
-        _READER.run(read_pdf, args, limits, collect, cancel=getattr(ctx, "cancel", None))
+        _READER.run(read_pdf, args, Limits(READ_MEMORY_BYTES, seconds), collect,
+                    cancel=getattr(ctx, "cancel", None))
+    except _Enough:
+        pass
     except ChildFailed as failure:
         if failure.kind == "start":
             _read_here(ctx, collect, args, failure.detail)
         elif failure.kind == "memory":
             raise FileTooLargeError(
-                f'"{ctx.name}": this PDF needs more than {_gib(limits.memory_bytes)} of memory '
+                f'"{ctx.name}": this PDF needs more than {_gib(READ_MEMORY_BYTES)} of memory '
                 "to read; it was refused (it may be built to exhaust readers).",
                 ctx.path) from None
         elif failure.kind == "time":
             raise FileTooLargeError(
-                f'"{ctx.name}": reading this PDF took longer than {limits.seconds:g} s; it was '
+                f'"{ctx.name}": reading this PDF took longer than {READ_SECONDS:g} s; it was '
                 "refused (it may be built to stall readers).", ctx.path) from None
         else:
             raise CorruptDocumentError(
@@ -703,7 +750,10 @@ def _read_here(ctx, collect: _Collector, args: tuple, why: str) -> None:
     this process, with only the inflate pre-scan between the file and pdfium."""
     ctx.warn(f"the PDF was read without the protection of a separate process ({why})")
     with _PDFIUM_LOCK:
-        read_pdf(lambda *message: collect(message), *args)
+        try:
+            read_pdf(lambda *message: collect(message), *args)
+        except _Enough:
+            pass
 
 
 def _build(ctx, collect: _Collector) -> None:

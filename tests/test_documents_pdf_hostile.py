@@ -521,3 +521,15 @@ def test_reading_stops_once_max_chars_is_reached(tmp_path):
     doc = load_document(path, max_chars=500, truncate=True)
     assert len(doc.text) <= 500 and doc.text.startswith("a")
     assert any("first 500 characters" in w for w in doc.warnings)
+
+
+def test_prescan_work_is_capped_and_the_child_bounds_the_rest(tmp_path, monkeypatch):
+    # Past the cap on "stream" words looked at, the pre-scan stops counting: a bomb behind a
+    # flood of them is left to the child's limits, which hold for any file.
+    bomb = chain_bomb(300 * MB)
+    flood = b"% " + b"streamx " * 3000 + b"\n"
+    path = tmp_path / "flood.pdf"
+    path.write_bytes(bomb.replace(b"%PDF-1.4\n", b"%PDF-1.4\n" + flood, 1))
+    assert pdf.inflated_stream_bytes(path, 256 * MB) > 256 * MB
+    monkeypatch.setattr(pdf, "_MAX_KEYWORDS", 1000)
+    assert pdf.inflated_stream_bytes(path, 256 * MB) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -54,19 +55,67 @@ def hf_entities(text: str, found: list[dict]) -> set[tuple[str, int, int]]:
     return out
 
 
+class FusedCharacterPipeline(transformers.TokenClassificationPipeline):
+    """transformers' pipeline plus the engine's one documented rule, written here from the rule
+    and not from engine code: a piece that begins inside the characters of the pieces before
+    it (one character NFKC expands: "…" is three ".", "ﬁle" is "▁f" on "ﬁ" then "il" on "ﬁl")
+    is fused with them into one token before aggregation. The run keeps its first piece's start,
+    index and word-start flag and the union of the spans; its scores are the first piece's
+    (none, simple, first), the most confident piece's (max) or the mean (average). Tokenizing,
+    the model, the softmax, the word heuristic and the grouping stay transformers' own.
+    """
+
+    def gather_pre_entities(self, sentence, input_ids, scores, offset_mapping,
+                            special_tokens_mask, aggregation_strategy, word_ids=None,
+                            word_to_chars_map=None):
+        pre = super().gather_pre_entities(sentence, input_ids, scores, offset_mapping,
+                                          special_tokens_mask, aggregation_strategy,
+                                          word_ids=word_ids, word_to_chars_map=word_to_chars_map)
+        runs: list[list[dict]] = []
+        end = 0
+        for p in pre:
+            # transformers' span of a "▁" piece starts on the space before it: skip that space.
+            # A bare "▁" covers no character (at the very start it gets the first one's span).
+            start = p["start"]
+            while start < p["end"] and sentence[start].isspace():
+                start += 1
+            covered = start if p["word"] == "\u2581" else p["end"]
+            if runs and start < end:
+                runs[-1].append(p)
+                end = max(end, covered)
+            else:
+                runs.append([p])
+                end = covered
+        return [self._fuse(run, aggregation_strategy.value) for run in runs]
+
+    @staticmethod
+    def _fuse(run: list[dict], strategy: str) -> dict:
+        if len(run) == 1:
+            return run[0]
+        if strategy == "max":
+            scores = max(run, key=lambda p: p["scores"].max())["scores"]
+        elif strategy == "average":
+            scores = np.nanmean(np.stack([p["scores"] for p in run]), axis=0)
+        else:
+            scores = run[0]["scores"]
+        return {**run[0], "word": "".join(p["word"] for p in run), "scores": scores,
+                "end": max(p["end"] for p in run)}
+
+
 @pytest.fixture(scope="module")
 def reference():
     made = {}
 
-    def get(folder: Path, aggregation: str):
-        key = (folder, aggregation)
+    def get(folder: Path, aggregation: str, fused: bool = True):
+        key = (folder, aggregation, fused)
         if key not in made:
             tok = transformers.AlbertTokenizerFast.from_pretrained(folder)
+            cls = FusedCharacterPipeline if fused else transformers.TokenClassificationPipeline
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 made[key] = transformers.pipeline(
                     "token-classification", model=factory.hf_model(folder), tokenizer=tok,
-                    aggregation_strategy=aggregation, device="cpu")
+                    aggregation_strategy=aggregation, device="cpu", pipeline_class=cls)
         return made[key]
 
     return get
@@ -194,3 +243,61 @@ def test_entity_score_is_the_pipelines_nanmean(scores):
         assert np.isnan(got)
     else:
         assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+EXPANDED = ("Marie Curie… met ﬁona Ｂｅｒｌｉｎ in Paris½ and Henri…Becquerel ﬁled ½ of the "
+            "Ｐａｒｉｓ report… with Pierre Curie’s ﬂat ﬁgures, ¼ of them from ﬁ Warsaw.")
+
+
+def expanding(text: str) -> list[int]:
+    """Positions of the characters NFKC turns into several ("…" "ﬁ" "½"; not fullwidth ones)."""
+    return [i for i, c in enumerate(text) if len(unicodedata.normalize("NFKC", c)) > 1]
+
+
+@pytest.mark.parametrize("aggregation", ["none", "simple", "first", "average", "max"])
+def test_expanded_characters_are_one_token(aggregation, checkpoints, reference, ours):
+    folder = checkpoints("token")
+    text = EXPANDED
+    assert len(expanding(text)) >= 10
+    hf = reference(folder, aggregation)
+    # The reference reads the checkpoint's own ids, so the comparison below is meaningful.
+    assert hf.tokenizer(text)["input_ids"] == transformers.AlbertTokenizer.from_pretrained(
+        folder)(text)["input_ids"]
+    for ignore in (("O",), ()):
+        got = ours(ignore_labels=ignore)(text, aggregation=aggregation)
+        spans = [(e.start, e.end) for e in got]
+        assert spans == sorted(spans)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # none share a character
+        for e in got:
+            assert e.text == text[e.start:e.end] == e.text.strip() and e.text
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = hf_entities(text, hf(text, ignore_labels=list(ignore)))
+        assert {(e.label, e.start, e.end) for e in got} == expected
+    # With every label kept, each expanded character lies in exactly one entity, where
+    # transformers alone puts several on it.
+    for i in expanding(text):
+        assert sum(e.start <= i < e.end for e in got) == 1, text[i]
+    if aggregation == "none":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plain = reference(folder, aggregation, fused=False)(text, ignore_labels=[])
+        i = text.index("…")
+        assert sum(e["start"] <= i < e["end"] for e in plain) == 3  # the bug this rule fixes
+
+
+def test_text_without_expanded_characters_decodes_as_transformers(checkpoints, reference, ours):
+    folder = checkpoints("token")
+    ner = ours()
+    slow = transformers.AlbertTokenizer.from_pretrained(folder)
+    fast = transformers.AlbertTokenizerFast.from_pretrained(folder)
+    clean = [t for t in texts() if not expanding(t)
+             and fast(t)["input_ids"] == slow(t)["input_ids"]][:6]
+    assert len(clean) == 6
+    for aggregation in ["none", "simple", "first", "average", "max"]:
+        hf = reference(folder, aggregation, fused=False)  # transformers with nothing added
+        for text in clean:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = hf_entities(text, hf(text))
+            assert {(e.label, e.start, e.end) for e in ner(text, aggregation=aggregation)} == expected

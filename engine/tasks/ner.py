@@ -14,6 +14,13 @@ pipeline step by step:
   averaged scores' or the most confident token's; then words are grouped as above;
 - ``"none"``: one entity per token with its raw label (``B-PER``...).
 
+One rule comes before all of these and is not transformers': a character that NFKC/NFKD
+expands becomes several pieces over the same original character (``…`` is three ``.``,
+``ﬁle`` is ``▁f`` on ``ﬁ`` then ``il`` on ``ﬁl``). A piece that begins inside the characters
+of the piece before it is fused with it into one token (the union of their spans), so no two
+entities ever share a character; the fused token's probabilities follow the strategy (see
+``_fuse_expanded``). Text without such characters decodes exactly as the pipeline does.
+
 Labels come from the checkpoint's ``id2label``; the entity label is the tag without its
 ``B-``/``I-`` prefix, its score the mean of its tokens' (words') scores, and ``O`` is dropped.
 Spans are the union of the tokens' character spans, trimmed of whitespace; a group that would
@@ -85,7 +92,7 @@ class TokenClassificationPipeline(TaskPipeline):
         if not ids:
             return []
         probs = self.token_probabilities(ids, progress=progress, cancel=cancel)
-        pre = self._pre_entities(text, ids, pieces, offsets, probs)
+        pre = _fuse_expanded(self._pre_entities(text, ids, pieces, offsets, probs), strategy)
         if strategy in ("none", "simple"):
             tokens = [_token_entity(p, self.labels) for p in pre]
         else:
@@ -139,6 +146,54 @@ class TokenClassificationPipeline(TaskPipeline):
                 is_subword = False
             pre.append({"scores": probs[k], "start": s, "end": e, "is_subword": is_subword})
         return pre
+
+
+def _fuse_expanded(pre: list[dict], strategy: str) -> list[dict]:
+    """Pieces of one expanded character fused into one token, so no character is decoded twice.
+
+    A piece is fused into the run before it when it starts before that run ends: our offsets
+    have no leading space, so this happens only when both pieces come from the same original
+    character. The run keeps its first piece's start and word-start flag (the run begins where
+    that piece does) and the union of the spans. Its probabilities follow the strategy's own
+    rule for the pieces of a word, one level down, since an expanded character is the smallest
+    part of a word:
+
+    - ``none`` / ``simple`` / ``first``: the first piece's. A B-/I- tag says where an entity
+      begins, and the run begins with its first piece; the later pieces read as the inside of
+      a word and would only add I- tags. For ``first`` a word's label stays its first
+      piece's, as in the pipeline.
+    - ``max``: the most confident piece's (the first of equals), so the word's most confident
+      token is the pipeline's.
+    - ``average``: the mean of the pieces'. A word's average then counts the character once,
+      not once per piece: ``…`` does not outvote the letters beside it three to one.
+    """
+    out: list[dict] = []
+    run: list[dict] = []
+    end = 0
+    for p in pre:
+        if run and p["start"] < end:
+            run.append(p)
+            end = max(end, p["end"])
+            continue
+        if run:
+            out.append(_fused(run, strategy))
+        run, end = [p], p["end"]
+    if run:
+        out.append(_fused(run, strategy))
+    return out
+
+
+def _fused(run: list[dict], strategy: str) -> dict:
+    if len(run) == 1:
+        return run[0]
+    if strategy == "max":
+        scores = max(run, key=lambda p: p["scores"].max())["scores"]
+    elif strategy == "average":
+        scores = np.nanmean(np.stack([p["scores"] for p in run]), axis=0)
+    else:
+        scores = run[0]["scores"]
+    return {"scores": scores, "start": run[0]["start"], "end": max(p["end"] for p in run),
+            "is_subword": run[0]["is_subword"]}
 
 
 def _check_aggregation(value: str) -> str:

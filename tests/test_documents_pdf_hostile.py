@@ -533,3 +533,25 @@ def test_prescan_work_is_capped_and_the_child_bounds_the_rest(tmp_path, monkeypa
     assert pdf.inflated_stream_bytes(path, 256 * MB) > 256 * MB
     monkeypatch.setattr(pdf, "_MAX_KEYWORDS", 1000)
     assert pdf.inflated_stream_bytes(path, 256 * MB) == 0
+
+
+class _RunsCode:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_what_the_child_sends_is_data_never_a_pickle(tmp_path):
+    # A child taken over by a hostile file writes what it likes to its pipe: the parent reads
+    # JSON, so a pickle that would run code is only a bad message.
+    import pickle
+
+    marker = tmp_path / "ran"
+    with pytest.raises(_sandbox.ChildFailed) as caught:
+        _sandbox._decode(pickle.dumps(("pages", _RunsCode(marker))))
+    assert caught.value.kind == "crash" and not marker.exists()
+    assert _sandbox._decode(_sandbox.encode(("pages", [["page", [["a", 1.0, 2.0, 3.0, 4.0]],
+                                                         792.0, False]]))) == \
+        ("pages", [["page", [["a", 1.0, 2.0, 3.0, 4.0]], 792.0, False]])

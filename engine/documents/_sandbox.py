@@ -5,7 +5,8 @@ small hostile file, would otherwise take the whole app with it. Here each job ru
 child process with an address-space limit (RLIMIT_AS, where the OS enforces it), a CPU-time
 backstop, no way to open a network socket, and a wall-clock deadline enforced by the parent, which
 kills the child when it is reached or when the caller cancels. The parent gets the child's
-messages as they come, and a `ChildFailed` saying why when the child did not finish.
+messages as they come (JSON: lists, strings, numbers; never pickles, which could run code in
+the parent), and a `ChildFailed` saying why when the child did not finish.
 
 The child is started with multiprocessing's "spawn" method: a fresh interpreter (no fork of a
 threaded Qt process), and one that also works in a PyInstaller build, whose entry point calls
@@ -21,6 +22,7 @@ script again.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import signal
 import sys
@@ -33,6 +35,7 @@ from engine.errors import Cancelled
 
 MEMORY_EXIT = 86  # the child ran out of memory in Python code (MemoryError)
 _POLL_SECONDS = 0.05
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # one message from the child, at most
 _MEMORY_SIGNALS = {getattr(signal, name) for name in ("SIGABRT", "SIGKILL") if hasattr(signal, name)}
 _TIME_SIGNALS = {getattr(signal, name) for name in ("SIGXCPU",) if hasattr(signal, name)}
 
@@ -154,7 +157,7 @@ def _child_main(conn, limits: Limits, preload: tuple[str, ...]) -> None:
         os._exit(MEMORY_EXIT)
 
     def send(*message) -> None:
-        conn.send(message)
+        conn.send_bytes(encode(message))
 
     while True:
         try:
@@ -310,9 +313,14 @@ class Sandbox:
                 try:
                     if not conn.poll(min(_POLL_SECONDS, left)):
                         continue
-                    message = conn.recv()
-                except (EOFError, OSError):
+                    raw = conn.recv_bytes(MAX_MESSAGE_BYTES)
+                except EOFError:
                     break  # the child is gone
+                except OSError as exc:
+                    if not process.is_alive():
+                        break
+                    raise ChildFailed("crash", f"bad message ({exc})") from None
+                message = _decode(raw)
                 if message[0] == "__done__":
                     finished = True
                     self._give_back(child, message[1])
@@ -325,6 +333,22 @@ class Sandbox:
         finally:
             if not finished:
                 child.stop()
+
+
+def encode(message: tuple) -> bytes:
+    """How the child's messages travel: JSON, not pickle, so that a child taken over by a
+    hostile file cannot make the parent run code by what it sends."""
+    return json.dumps(message, separators=(",", ":")).encode("utf-8")
+
+
+def _decode(raw: bytes) -> tuple:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        raise ChildFailed("crash", "unreadable message") from None
+    if not isinstance(message, list) or not message or not isinstance(message[0], str):
+        raise ChildFailed("crash", "malformed message")
+    return tuple(message)
 
 
 def _classify(code: int | None) -> ChildFailed:

@@ -531,6 +531,9 @@ _PDFIUM_LOCK = threading.Lock()
 READ_MEMORY_BYTES = 1024 * 1024 * 1024  # what reading one PDF may take (the child's address space)
 READ_SECONDS = 60.0  # and how long
 _BATCH_PAGES = 32
+# What one batch of pages may take as a message (its JSON is at most 12 bytes a character);
+# below the sandbox's MAX_MESSAGE_BYTES.
+_MAX_PAGE_MESSAGE = 48 * 1024 * 1024
 # Lines of text kept in this process for one PDF (~150 bytes each, and seconds of layout work
 # per million): 10,000 pages of 100 lines.
 MAX_LINES = 1_000_000
@@ -575,12 +578,23 @@ def read_pdf(send, path: str, password: str | None, max_pages: int, truncate: bo
         if count <= 0 or (count > max_pages and not truncate):
             return
         batch: list[tuple] = []
+        size = 0
         sent = time.monotonic()
         for index in range(min(count, max_pages)):
-            batch.append(_read_page(pdfium, doc, index))
+            page = _read_page(pdfium, doc, index)
+            page_size = sum(len(line[0]) for line in page[1]) * 12 + 96 * len(page[1]) \
+                if page[0] == "page" else 0
+            if page_size > _MAX_PAGE_MESSAGE:
+                page = ("page-error",)  # tens of megabytes of text on one page: not a page
+                page_size = 0
+            if batch and size + page_size > _MAX_PAGE_MESSAGE:
+                send("pages", batch)
+                batch, size, sent = [], 0, time.monotonic()
+            batch.append(page)
+            size += page_size
             if len(batch) >= _BATCH_PAGES or time.monotonic() - sent > _BATCH_SECONDS:
                 send("pages", batch)
-                batch, sent = [], time.monotonic()
+                batch, size, sent = [], 0, time.monotonic()
         if batch:
             send("pages", batch)
     finally:

@@ -8,7 +8,6 @@ message names the file and says what to do, within bounded time and memory.
 
 from __future__ import annotations
 
-import codecs
 import os
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,28 @@ from engine.documents.errors import (
     NoTextLayerError,
     UnsupportedFormatError,
 )
-from engine.documents.model import Document, TextBuilder, TextLimitReached, TextRange
-from engine.documents.text import decode_text
+from engine.documents.model import (
+    PLAIN,
+    Document,
+    ParagraphKind,
+    RangeList,
+    TextBuilder,
+    TextLimitReached,
+    TextRange,
+)
+from engine.documents.text import codec_name, decode_text
 
 FORMAT_NAMES = {
     "text": "plain text", "markdown": "Markdown", "html": "HTML", "pdf": "PDF",
     "docx": "a Word document (DOCX)", "epub": "an EPUB book",
 }
 _SUPPORTED = "plain text, Markdown, HTML, PDF, Word (.docx) and EPUB"
+# HTML, DOCX and EPUB are read element by element, a few microseconds of Python each: past
+# this many paragraphs (a 10,000-page book has ~300,000) the file is refused, or with
+# `truncate` cut, so that no file takes minutes. Plain text and Markdown cost far less a
+# paragraph and have no such cap (their size limits bound them).
+MAX_PARAGRAPHS = 1_000_000
+_ELEMENT_FORMATS = ("html", "docx", "epub")
 
 
 def _loader(fmt: str):
@@ -86,10 +99,7 @@ def load_document(path: str | os.PathLike, **options: Any) -> Document:
     """
     opts = LoadOptions.from_kwargs(options)
     if opts.encoding is not None:
-        try:
-            codecs.lookup(opts.encoding)
-        except LookupError:
-            raise ValueError(f"unknown text encoding {opts.encoding!r}") from None
+        codec_name(opts.encoding)  # ValueError for an unknown or non-text codec
     if opts.format is not None and opts.format not in _sniff.FORMATS:
         raise ValueError(f"format must be one of {', '.join(_sniff.FORMATS)}, "
                          f"not {opts.format!r}")
@@ -104,14 +114,24 @@ def load_document(path: str | os.PathLike, **options: Any) -> Document:
         fmt = fmt or _choose_format(ctx)
         if fmt in (_sniff.PDF, _sniff.DOCX, _sniff.EPUB):
             _check_file_size(ctx, fmt)
+        if fmt in _ELEMENT_FORMATS:
+            ctx.builder.max_paragraphs = MAX_PARAGRAPHS
         _loader(fmt)(ctx)
-    except TextLimitReached:
-        if not opts.truncate:
-            raise FileTooLargeError(
-                f'"{info.name}" holds more than {opts.max_chars:,} characters of text, above the '
-                "limit. Split it into smaller files, or load only its beginning.",
-                path) from None
-        ctx.warn(f"only the first {opts.max_chars:,} characters of text were loaded")
+    except TextLimitReached as reached:
+        if reached.args == ("paragraphs",):
+            if not opts.truncate:
+                raise FileTooLargeError(
+                    f'"{info.name}" holds more than {MAX_PARAGRAPHS:,} paragraphs, far more '
+                    "than a book. Split it into smaller files, or load only its beginning.",
+                    path) from None
+            ctx.warn(f"only the first {MAX_PARAGRAPHS:,} paragraphs were loaded")
+        else:
+            if not opts.truncate:
+                raise FileTooLargeError(
+                    f'"{info.name}" holds more than {opts.max_chars:,} characters of text, above '
+                    "the limit. Split it into smaller files, or load only its beginning.",
+                    path) from None
+            ctx.warn(f"only the first {opts.max_chars:,} characters of text were loaded")
     except DocumentError:
         raise
     except MemoryError:
@@ -128,7 +148,7 @@ def load_document(path: str | os.PathLike, **options: Any) -> Document:
                                  path)
     return Document(text=text, title=ctx.title or path.stem, paragraphs=paragraphs,
                     pages=pages if fmt == "pdf" else [], path=path, format=fmt,
-                    warnings=ctx.warnings)
+                    warnings=ctx.warnings, kinds=ctx.builder.kinds or [])
 
 
 def _check_file_size(ctx: LoadContext, fmt: str) -> None:
@@ -208,6 +228,7 @@ def _ole_encrypted(info: FileInfo) -> bool:
 
 
 __all__ = [
+    "PLAIN",
     "ArchiveBombError",
     "CorruptDocumentError",
     "Document",
@@ -218,6 +239,8 @@ __all__ = [
     "FileUnreadableError",
     "LoadOptions",
     "NoTextLayerError",
+    "ParagraphKind",
+    "RangeList",
     "TextRange",
     "UnsupportedFormatError",
     "decode_text",

@@ -1,9 +1,17 @@
-"""ZIP packages (DOCX, EPUB) read within a budget: never unpack more than allowed.
+"""ZIP packages (DOCX, EPUB, and any other caller's ZIP) read within a budget.
 
 Before zipfile sees the file, the end-of-central-directory record is read by hand so that an
 archive claiming millions of entries is refused without building them. Every member is read as a
 stream through a counter shared by the whole package: past `max_decompressed_bytes` in all,
 ArchiveBombError, whatever sizes the archive declares.
+
+Only stored and Deflate members are read. zipfile inflates Deflate in steps of at most the size
+asked for, but hands a whole compressed chunk to the bzip2 and LZMA decompressors in one call:
+a few kilobytes of bzip2 become gigabytes before any counter sees a byte. Real DOCX and EPUB
+files (and torch.save archives) only ever use the first two methods.
+
+`open_member` / `read_member` are the same bounded reading for any `zipfile.ZipFile` (model
+files, for instance); they raise `ZipMemberError` subclasses that the caller words for its users.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from engine.documents.errors import (
     ArchiveBombError,
     CorruptDocumentError,
     EncryptedDocumentError,
+    UnsupportedFormatError,
 )
 
 _EOCD = struct.Struct("<4s4H2LH")
@@ -27,14 +36,161 @@ _ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
 _MAX_CENTRAL_DIRECTORY = 64 * 1024 * 1024
 _READ = 256 * 1024
 
+# The only methods whose zipfile decompression is bounded by the size asked for.
+SAFE_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+_METHOD_NAMES = {1: "Shrink", 6: "Implode", 9: "Deflate64", 12: "bzip2", 14: "LZMA",
+                 93: "Zstandard", 95: "xz", 96: "JPEG", 97: "WavPack", 98: "PPMd",
+                 99: "AES encryption"}
 
+
+def method_name(method: int) -> str:
+    return f"{_METHOD_NAMES.get(method, 'an unknown')} compression (ZIP method {method})"
+
+
+# --- bounded member reading for any ZipFile -----------------------------------------------------------
+class ZipMemberError(ValueError):
+    """A member that must not be read; `.member` is its name inside the archive."""
+
+    def __init__(self, message: str, member: str) -> None:
+        super().__init__(message)
+        self.member = member
+
+
+class UnsafeCompressionError(ZipMemberError):
+    """Compressed with a method other than stored or Deflate (`.method`)."""
+
+    def __init__(self, member: str, method: int) -> None:
+        super().__init__(f"the part {member} uses {method_name(method)}, which is not read",
+                         member)
+        self.method = method
+
+
+class EncryptedMemberError(ZipMemberError):
+    """Password-protected member."""
+
+
+class MemberTooLargeError(ZipMemberError):
+    """Unpacks to more than the budget allows; `.unpacked` is at least how much."""
+
+    def __init__(self, member: str, unpacked: int) -> None:
+        super().__init__(f"the part {member} unpacks to more than allowed "
+                         f"({human_size(unpacked)} or more)", member)
+        self.unpacked = unpacked
+
+
+class MemberDamagedError(ZipMemberError):
+    """zipfile could not open or inflate it (bad header, CRC, truncated data...)."""
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
+               ValueError, OSError, EOFError, zlib.error, struct.error)
+
+
+class Budget:
+    """Bytes left to unpack, shared by every member read against it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    @property
+    def used(self) -> int:
+        return self.limit - self.left
+
+
+def check_member(info: zipfile.ZipInfo) -> None:
+    """Refuses a member that cannot be read safely, before anything is decompressed."""
+    if info.flag_bits & 0x1:
+        raise EncryptedMemberError(f"the part {info.filename} is encrypted", info.filename)
+    if info.compress_type not in SAFE_METHODS:
+        raise UnsafeCompressionError(info.filename, info.compress_type)
+
+
+def open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo | str,
+                budget: Budget | int) -> BoundedMemberReader:
+    """A stream over one member that never unpacks more than `budget` bytes (an int, or a
+    `Budget` shared with other members), whatever the archive declares.
+
+    Raises `ZipMemberError` subclasses: when opening (`UnsafeCompressionError`,
+    `EncryptedMemberError`, `MemberTooLargeError` for a declared size already over the
+    budget, `MemberDamagedError`) and while reading (`MemberTooLargeError`,
+    `MemberDamagedError`).
+    """
+    if not isinstance(budget, Budget):
+        budget = Budget(budget)
+    if isinstance(info, str):
+        try:
+            info = zf.getinfo(info)
+        except KeyError:
+            raise MemberDamagedError(f"the part {info} is missing", info) from None
+    check_member(info)
+    if info.file_size > budget.left:
+        raise MemberTooLargeError(info.filename, budget.used + info.file_size)
+    try:
+        stream = zf.open(info)
+    except _ZIP_ERRORS as exc:
+        raise MemberDamagedError(f"the part {info.filename} cannot be opened ({exc})",
+                                 info.filename) from None
+    return BoundedMemberReader(stream, info.filename, budget)
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo | str, budget: Budget | int,
+                ) -> bytes:
+    """The whole member, read through `open_member` (same errors)."""
+    with open_member(zf, info, budget) as stream:
+        chunks = []
+        while True:
+            chunk = stream.read(_READ)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class BoundedMemberReader:
+    """A member stream that charges every byte it returns to a `Budget`."""
+
+    def __init__(self, stream, name: str, budget: Budget) -> None:
+        self._stream = stream
+        self.name = name
+        self.budget = budget
+
+    def read(self, n: int = -1) -> bytes:
+        # Small steps: zipfile's Deflate output per call is bounded by the size asked for.
+        if n is None or n < 0 or n > _READ:
+            n = _READ
+        try:
+            data = self._stream.read(n)
+        except _ZIP_ERRORS as exc:
+            raise MemberDamagedError(f"the part {self.name} is damaged ({exc})",
+                                     self.name) from None
+        self.budget.left -= len(data)
+        if self.budget.left < 0:
+            raise MemberTooLargeError(self.name, self.budget.used)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# --- DOCX / EPUB packages ---------------------------------------------------------------------------
 class BoundedZip:
     def __init__(self, path: Path, kind: str, max_decompressed_bytes: int,
                  max_entries: int) -> None:
         self.path = path
         self.kind = kind  # "Word document", "EPUB book": for messages
-        self.budget = max_decompressed_bytes
+        self.budget = Budget(max_decompressed_bytes)
         self.limit = max_decompressed_bytes
+        self._folded: dict[str, str] | None = None
         self._file = open_binary(path)
         try:
             entries, cd_size = self._central_directory()
@@ -106,29 +262,17 @@ class BoundedZip:
         """The member called `name`, matching case-insensitively if needed."""
         if self.has(name):
             return name
-        lowered = name.lower()
-        for candidate in self.zip.namelist():
-            if candidate.lower() == lowered:
-                return candidate
-        return None
+        if self._folded is None:  # built once: a book may look up thousands of missing names
+            self._folded = {}
+            for candidate in self.zip.namelist():
+                self._folded.setdefault(candidate.lower(), candidate)
+        return self._folded.get(name.lower())
 
-    def open(self, name: str) -> _CountingReader:
+    def open(self, name: str) -> _PackageReader:
         try:
-            info = self.zip.getinfo(name)
-        except KeyError:
-            raise self.corrupt(f"the part {name} is missing") from None
-        if info.flag_bits & 0x1:
-            raise EncryptedDocumentError(
-                f'"{self.path.name}" is encrypted (its parts are password-protected). Save an '
-                "unprotected copy and open that.", self.path)
-        if info.file_size > self.budget:
-            raise self.bomb(self.limit - self.budget + info.file_size)
-        try:
-            stream = self.zip.open(info)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError,
-                EOFError, zlib.error, struct.error) as exc:
-            raise self.corrupt(f"the part {name} cannot be opened ({exc})") from None
-        return _CountingReader(self, stream, name)
+            return _PackageReader(self, open_member(self.zip, name, self.budget))
+        except ZipMemberError as exc:
+            raise self.translate(exc) from None
 
     def read(self, name: str) -> bytes:
         with self.open(name) as stream:
@@ -139,6 +283,21 @@ class BoundedZip:
                     break
                 chunks.append(chunk)
         return b"".join(chunks)
+
+    def translate(self, exc: ZipMemberError) -> Exception:
+        """The document error a person should see for a member that cannot be read."""
+        if isinstance(exc, MemberTooLargeError):
+            return self.bomb(exc.unpacked)
+        if isinstance(exc, EncryptedMemberError):
+            return EncryptedDocumentError(
+                f'"{self.path.name}" is encrypted (its parts are password-protected). Save an '
+                "unprotected copy and open that.", self.path)
+        if isinstance(exc, UnsafeCompressionError):
+            return UnsupportedFormatError(
+                f'"{self.path.name}" packs its part {exc.member} with '
+                f"{method_name(exc.method)}, which no real {self.kind} uses, so it was not "
+                "unpacked. Re-save it in the program that made it.", self.path)
+        return self.corrupt(str(exc))
 
     def close(self) -> None:
         try:
@@ -155,26 +314,18 @@ class BoundedZip:
         self.close()
 
 
-class _CountingReader:
-    """A member stream that charges every byte read to the package's budget."""
+class _PackageReader:
+    """A package member's stream whose errors are already document errors."""
 
-    def __init__(self, owner: BoundedZip, stream, name: str) -> None:
+    def __init__(self, owner: BoundedZip, stream: BoundedMemberReader) -> None:
         self._owner = owner
         self._stream = stream
-        self._name = name
 
     def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0 or n > _READ:
-            n = _READ
         try:
-            data = self._stream.read(n)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-                NotImplementedError, struct.error) as exc:
-            raise self._owner.corrupt(f"the part {self._name} is damaged ({exc})") from None
-        self._owner.budget -= len(data)
-        if self._owner.budget < 0:
-            raise self._owner.bomb(self._owner.limit - self._owner.budget)
-        return data
+            return self._stream.read(n)
+        except ZipMemberError as exc:
+            raise self._owner.translate(exc) from None
 
     def close(self) -> None:
         self._stream.close()

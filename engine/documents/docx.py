@@ -42,10 +42,23 @@ def _split(tag) -> tuple[str, str]:
     return "", tag
 
 
+_LOCAL_NAMES: dict = {}
+
+
 def _w(element) -> str | None:
     """The local name of a WordprocessingML element; None for other namespaces."""
-    ns, local = _split(element.tag)
-    return local if ns in _W_NAMESPACES else None
+    tag = element.tag
+    try:
+        return _LOCAL_NAMES[tag]  # a few dozen distinct tags: split each once, not per element
+    except KeyError:
+        pass
+    except TypeError:  # pragma: no cover - an unhashable tag
+        return None
+    ns, local = _split(tag)
+    name = local if ns in _W_NAMESPACES else None
+    if len(_LOCAL_NAMES) < 4096:
+        _LOCAL_NAMES[tag] = name
+    return name
 
 
 def _attr(element, local: str) -> str | None:
@@ -73,19 +86,56 @@ def parse_small_xml(archive: BoundedZip, name: str):
         raise archive.corrupt(f"the part {name} is not valid XML ({exc})") from None
 
 
+# Elements of one body-level block (a paragraph and its runs...) held in memory at once, and
+# elements in a whole part: past them the part is refused. Each costs ~100 bytes in lxml's
+# tree and a few microseconds of Python: 2M pending is ~200 MB, 30M in all about a minute.
+MAX_PENDING_ELEMENTS = 2_000_000
+MAX_PART_ELEMENTS = 10_000_000
+# Each top-level block costs ~4 microseconds of Python even when empty ("<w:p/>").
+MAX_BLOCKS = 2_000_000
+
+
 def iter_children_of(archive: BoundedZip, name: str, container: str):
     """Stream the direct children of the first `container` element of a large part."""
     from lxml import etree
 
+    from engine.documents.errors import FileTooLargeError
+
     stream = archive.open(name)
+    parent_seen = None  # the container, once met: compared by identity from then on
+    pending = total = blocks = 0
     try:
         events = etree.iterparse(stream, events=("end",), resolve_entities=False,
                                  no_network=True, load_dtd=False, huge_tree=False,
                                  remove_comments=True, remove_pis=True)
         for _, element in events:
+            pending += 1
             parent = element.getparent()
-            if parent is None or _w(parent) != container:
-                continue
+            if parent is not parent_seen:
+                if parent is None or _w(parent) != container:
+                    if pending > MAX_PENDING_ELEMENTS or total + pending > MAX_PART_ELEMENTS:
+                        what = (f"more than {MAX_PENDING_ELEMENTS:,} XML elements in one "
+                                "paragraph or table" if pending > MAX_PENDING_ELEMENTS else
+                                f"more than {MAX_PART_ELEMENTS:,} XML elements")
+                        raise FileTooLargeError(
+                            f'"{archive.path.name}" holds {what} in its part {name}, far more '
+                            f"than any real {archive.kind}. It was not read further.",
+                            archive.path)
+                    continue
+                parent_seen = parent
+            total += pending
+            pending = 0
+            blocks += 1
+            if blocks > MAX_BLOCKS:
+                raise FileTooLargeError(
+                    f'"{archive.path.name}" holds more than {MAX_BLOCKS:,} paragraphs in its '
+                    f"part {name}, far more than any real {archive.kind}. It was not read "
+                    "further.", archive.path)
+            if total > MAX_PART_ELEMENTS:
+                raise FileTooLargeError(
+                    f'"{archive.path.name}" holds more than {MAX_PART_ELEMENTS:,} XML elements '
+                    f"in its part {name}, far more than any real {archive.kind}. It was not "
+                    "read further.", archive.path)
             yield element
             element.clear(keep_tail=False)
             while element.getprevious() is not None:

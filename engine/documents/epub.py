@@ -125,7 +125,8 @@ def load_epub(ctx) -> None:
             decoded = decode_html(archive.read(found))
             for message in decoded.warnings:
                 ctx.warn(f"{part}: {message}")
-            extract_html(decoded.text, ctx.builder.add)
+            extract_html(decoded.text, ctx.builder.add, name=f'"{ctx.name}" ({part})',
+                         path=ctx.path)
         if missing:
             ctx.warn(f"{missing} chapter(s) listed in the book's reading order are missing")
     ctx.title = title or ctx.path.stem

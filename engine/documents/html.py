@@ -14,7 +14,7 @@ import codecs
 import re
 from collections.abc import Callable
 
-from engine.documents.text import DecodedText, decode_text
+from engine.documents.text import DecodedText, decode_text, text_encoding
 
 _SKIP = frozenset({
     "head", "script", "style", "noscript", "template", "iframe", "object", "embed", "applet",
@@ -34,6 +34,13 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGN
 _WHITE = re.compile(r"[ \t\n\r\f]+")
 _BR = "\x00"  # marks <br> in the buffer: the parser never passes NUL characters
 _CHUNK = 1 << 20
+# Each element costs a few microseconds of Python in the target: past this many (a 50 MB
+# page of real prose has ~1 million) the page is refused, so no file can take minutes.
+MAX_ELEMENTS = 8_000_000
+
+
+class TooManyElements(Exception):
+    """Raised by the parser target past MAX_ELEMENTS (caught in `extract_html`)."""
 
 
 def _hidden(attrib) -> bool:
@@ -50,6 +57,7 @@ class _VisibleText:
 
     def __init__(self, emit: Callable[[str], None]) -> None:
         self._emit = emit
+        self.elements = 0
         self._stack: list[str] = []
         self._skip_at: int | None = None  # stack depth where a skipped element opened
         self._buf: list[str] = []
@@ -65,6 +73,9 @@ class _VisibleText:
 
     # --- parser target interface ----------------------------------------------------------------
     def start(self, tag, attrib) -> None:
+        self.elements += 1
+        if self.elements > MAX_ELEMENTS:
+            raise TooManyElements
         tag = tag.lower() if isinstance(tag, str) else ""
         tag = tag.rpartition(":")[2]
         self._stack.append(tag)
@@ -163,8 +174,12 @@ class _VisibleText:
             self._emit(text)
 
 
-def extract_html(text: str, emit: Callable[[str], None]) -> tuple[str, str]:
-    """Feed HTML `text` through the parser; paragraphs go to `emit`. -> (title, first <h1>)."""
+def extract_html(text: str, emit: Callable[[str], None], *, name: str = "The page",
+                 path=None) -> tuple[str, str]:
+    """Feed HTML `text` through the parser; paragraphs go to `emit`. -> (title, first <h1>).
+
+    More than MAX_ELEMENTS elements: FileTooLargeError (`name` and `path` say whose).
+    """
     from lxml import etree
 
     target = _VisibleText(emit)
@@ -174,10 +189,31 @@ def extract_html(text: str, emit: Callable[[str], None]) -> tuple[str, str]:
         for i in range(0, len(text), _CHUNK):
             parser.feed(text[i:i + _CHUNK])
         parser.close()
-    except etree.LxmlError:
+    except etree.LxmlError as exc:
+        if _too_many(exc):
+            raise _too_many_error(name, path) from None
         # recover=True makes syntax errors rare; what was read so far is kept.
         target.close()
+    except TooManyElements:
+        raise _too_many_error(name, path) from None
     return target.title, target.first_h1
+
+
+def _too_many(exc: BaseException) -> bool:
+    # lxml may wrap an exception raised inside the target.
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, TooManyElements):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _too_many_error(name: str, path):
+    from engine.documents.errors import FileTooLargeError
+
+    return FileTooLargeError(f"{name} holds more than {MAX_ELEMENTS:,} HTML elements, far more "
+                             "than any real page. Split it into smaller files.", path)
 
 
 # --- decoding -------------------------------------------------------------------------------------
@@ -196,9 +232,8 @@ def declared_encoding(data: bytes) -> str | None:
     label = match.group(1).decode("ascii", "ignore").strip().lower()
     if label in _WINDOWS_1252_LABELS:
         return "cp1252"
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:
+    name = text_encoding(label)  # "zlib", "bz2"... are not charsets: ignored
+    if name is None:
         return None
     if name.startswith(("utf-16", "utf-32")):
         return None  # bytes we can read as ASCII cannot be UTF-16: the label is wrong
@@ -227,5 +262,6 @@ def load_html(ctx) -> None:
     for message in decoded.warnings:
         ctx.warn(message)
     del data
-    title, h1 = extract_html(decoded.text, ctx.builder.add)
+    title, h1 = extract_html(decoded.text, ctx.builder.add, name=f'"{ctx.name}"',
+                             path=ctx.path)
     ctx.title = title or h1 or ctx.path.stem

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,102 @@ class TextRange:
         return range(self.start, self.end)
 
 
+class RangeList(Sequence):
+    """A list of `TextRange`s stored as one flat integer array: start0, end0, start1...
+
+    A document may have millions of one-word paragraphs; a list of objects would cost ~90
+    bytes a range, more than its text. Here a range costs 16 bytes (8 when built from a text
+    under 2 GB). Reads like a list (index, iterate, len, compare with a list); ranges are made
+    on access.
+    """
+
+    __slots__ = ("flat",)
+
+    def __init__(self, ranges: Iterable[TextRange] = (), *, flat: array | None = None) -> None:
+        self.flat = flat if flat is not None else array("q")
+        for r in ranges:
+            self.append(r.start, r.end)
+
+    def append(self, start: int, end: int) -> None:
+        self.flat.append(start)
+        self.flat.append(end)
+
+    def start_at(self, index: int) -> int:
+        return self.flat[2 * index]
+
+    def end_at(self, index: int) -> int:
+        return self.flat[2 * index + 1]
+
+    def index_before(self, offset: int) -> int:
+        """The index of the last range starting at or before `offset` (-1 if none)."""
+        flat = self.flat
+        lo, hi = 0, len(flat) // 2
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if flat[2 * mid] <= offset:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo - 1
+
+    def __len__(self) -> int:
+        return len(self.flat) // 2
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return RangeList(flat=self.flat[2 * start:2 * max(start, stop)])
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("range index out of range")
+        return TextRange(self.flat[2 * index], self.flat[2 * index + 1])
+
+    def __iter__(self) -> Iterator[TextRange]:
+        it = iter(self.flat)
+        for start, end in zip(it, it):
+            yield TextRange(start, end)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RangeList):
+            return list(self.flat) == list(other.flat)
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"({r.start}, {r.end})" for r in self[:6])
+        more = f", ... {len(self)} in all" if len(self) > 6 else ""
+        return f"RangeList([{shown}{more}])"
+
+    def __reduce__(self):
+        return (_range_list, (self.flat,))
+
+
+def _range_list(flat: array) -> RangeList:
+    return RangeList(flat=flat)
+
+
+@dataclass(frozen=True, slots=True)
+class ParagraphKind:
+    """What a paragraph is, where the format says (Markdown for now).
+
+    `kind`: "paragraph", "heading", "list_item", "quote", "code" or "table_row". `level`: the
+    heading level (1-6) for a heading, the nesting depth (1 = top level) for a list item, a
+    quote or a paragraph inside them, 0 otherwise. `ordered`: a list item of a numbered list.
+    """
+
+    kind: str = "paragraph"
+    level: int = 0
+    ordered: bool = False
+
+
+PLAIN = ParagraphKind()
+
+
 @dataclass
 class Document:
     """A document as plain text, ready for the tasks and for a plain text view.
@@ -50,6 +147,12 @@ class Document:
     - `path`: the file it came from (None for pasted text); `format`: "text", "markdown",
       "html", "pdf", "docx" or "epub"; `warnings`: what a person should know about how the
       text was read (guessed encoding, truncation, dropped parts...).
+    - `kinds`: one `ParagraphKind` per paragraph (heading level, list item...) when the format
+      says (Markdown), else empty; `kind_of(i)` and `headings()` read it.
+
+    Plain text and Markdown are the exception to the first rule: their `text` is the file's
+    own text (line endings made "\\n"), so offsets index the file; paragraphs are ranges into it
+    and may be separated by any white space (see `engine.documents.text`).
     """
 
     text: str
@@ -59,6 +162,7 @@ class Document:
     path: Path | None = None
     format: str = "text"
     warnings: list[str] = field(default_factory=list)
+    kinds: list[ParagraphKind] = field(default_factory=list)
 
     # --- lookups ---------------------------------------------------------------------------------
     def page_of(self, offset: int) -> int | None:
@@ -81,10 +185,22 @@ class Document:
 
         None when the offset falls in the blank line between paragraphs or outside the text.
         """
-        index = bisect_right(self.paragraphs, offset, key=_start) - 1
+        if isinstance(self.paragraphs, RangeList):
+            index = self.paragraphs.index_before(offset)
+        else:
+            index = bisect_right(self.paragraphs, offset, key=_start) - 1
         if index >= 0 and offset in self.paragraphs[index]:
             return index
         return None
+
+    def kind_of(self, index: int) -> ParagraphKind:
+        """What paragraph `index` is; a plain paragraph when the format does not say."""
+        return self.kinds[index] if index < len(self.kinds) else PLAIN
+
+    def headings(self) -> list[tuple[int, TextRange]]:
+        """(level, range) of every heading, in order (Markdown; empty for other formats)."""
+        return [(kind.level, self.paragraphs[i]) for i, kind in enumerate(self.kinds)
+                if kind.kind == "heading"]
 
     def paragraph_text(self, index: int) -> str:
         return self.paragraphs[index].slice(self.text)
@@ -106,15 +222,16 @@ class Document:
     @classmethod
     def from_text(cls, text: str, title: str | None = None, path: Path | str | None = None,
                   ) -> Document:
-        """A document from text in memory (pasted text): same paragraph rules as a .txt file.
+        """A document from text in memory (pasted text): same rules as a .txt file.
 
-        Empty or blank text gives a document with no paragraphs (no error). Without a title, the
-        first line (shortened) is used.
+        `text` is kept as it is (line endings made "\\n"), so offsets index it. Empty or blank
+        text gives a document with no paragraphs (no error). Without a title, the first line
+        (shortened) is used.
         """
-        from engine.documents.text import add_plain_text
+        from engine.documents.text import add_plain_text, normalize_newlines
 
         builder = TextBuilder()
-        add_plain_text(builder, text)
+        add_plain_text(builder, normalize_newlines(text))
         body, paragraphs, _ = builder.build()
         if title is None:
             title = _title_from_text(body)
@@ -127,7 +244,7 @@ def _start(r: TextRange) -> int:
 
 
 def _title_from_text(text: str, limit: int = 80) -> str:
-    first = text.split("\n", 1)[0].strip()
+    first = text.lstrip()[:4 * limit].split("\n", 1)[0].strip()
     if len(first) > limit:
         cut = first[:limit].rsplit(" ", 1)[0] or first[:limit]
         first = cut.rstrip(" ,;:.") + "…"
@@ -156,17 +273,29 @@ def clean_text(text: str) -> str:
 
 
 class TextLimitReached(Exception):
-    """Raised by `TextBuilder.add` once `max_chars` is reached (internal, never leaves)."""
+    """Raised by `TextBuilder.add` once `max_chars` (or `max_paragraphs`: then the argument is
+    "paragraphs") is reached (internal, never leaves)."""
 
 
 class TextBuilder:
-    """Accumulates paragraphs (and pages) into one text with exact ranges."""
+    """Accumulates paragraphs (and pages) into one text with exact ranges.
+
+    Either paragraph by paragraph (`add`: joined by a blank line), or a whole text at once with
+    its own ranges (`set_text`: plain text and Markdown, whose text is the file's).
+    """
+
+    _JOIN_EVERY = 4096  # parts joined into one string: tiny paragraphs cost their text only
 
     def __init__(self, max_chars: int | None = None) -> None:
+        self._chunks: list[str] = []
         self._parts: list[str] = []
         self._length = 0
         self._max_chars = max_chars
-        self.paragraphs: list[TextRange] = []
+        # Formats read element by element cost Python work per paragraph: their loaders set
+        # this so that no file can take minutes (see engine.documents.MAX_PARAGRAPHS).
+        self.max_paragraphs: int | None = None
+        self.paragraphs = RangeList()
+        self.kinds: list[ParagraphKind] | None = None
         self.pages: list[TextRange] = []
         self._page_first: int | None = None
         self.truncated = False
@@ -174,17 +303,18 @@ class TextBuilder:
     def __len__(self) -> int:
         return self._length
 
-    def add(self, paragraph: str, *, clean: bool = True) -> None:
+    def add(self, paragraph: str, *, clean: bool = True, kind: ParagraphKind | None = None,
+            ) -> None:
         """Add text as one or more paragraphs: blank lines inside it split it."""
         if clean:
             paragraph = clean_text(paragraph)
         if "\n" in paragraph and _BLANK_LINES.search(paragraph):
             for chunk in _BLANK_LINES.split(paragraph):
-                self._add_one(chunk)
+                self._add_one(chunk, kind)
         else:
-            self._add_one(paragraph)
+            self._add_one(paragraph, kind)
 
-    def _add_one(self, paragraph: str) -> None:
+    def _add_one(self, paragraph: str, kind: ParagraphKind | None) -> None:
         paragraph = paragraph.strip()
         if not paragraph:
             return
@@ -193,20 +323,74 @@ class TextBuilder:
             room = self._max_chars - self._length - sep
             self.truncated = True
             if room > 0:
-                self._append(paragraph[:room].rstrip(), sep)
+                self._append(paragraph[:room].rstrip(), sep, kind)
             raise TextLimitReached
-        self._append(paragraph, sep)
+        self._append(paragraph, sep, kind)
 
-    def _append(self, paragraph: str, sep: int) -> None:
+    def _append(self, paragraph: str, sep: int, kind: ParagraphKind | None) -> None:
         if not paragraph:
             return
+        if self.max_paragraphs is not None and len(self.paragraphs) >= self.max_paragraphs:
+            self.truncated = True
+            raise TextLimitReached("paragraphs")
         if sep:
             self._parts.append(PARAGRAPH_SEPARATOR)
             self._length += sep
         start = self._length
         self._parts.append(paragraph)
         self._length += len(paragraph)
-        self.paragraphs.append(TextRange(start, self._length))
+        self._note_kind(kind)
+        self.paragraphs.append(start, self._length)
+        if len(self._parts) >= self._JOIN_EVERY:
+            self._chunks.append("".join(self._parts))
+            self._parts.clear()
+
+    def _note_kind(self, kind: ParagraphKind | None) -> None:
+        if kind is not None and self.kinds is None:
+            self.kinds = [PLAIN] * len(self.paragraphs)
+        if self.kinds is not None:
+            self.kinds.append(kind or PLAIN)
+
+    def set_text(self, text: str, ranges: Iterable[tuple[int, int]] | array,
+                 kinds: Iterable[ParagraphKind] | None = None) -> None:
+        """The whole text at once, with its paragraph ranges (in order, trimmed, not
+        overlapping): (start, end) pairs, or one flat array('q') start0, end0, start1...
+        Past `max_chars` the text and ranges are cut and TextLimitReached raised.
+        """
+        if self._length or self._parts or self._chunks:
+            raise RuntimeError("set_text() on a builder that already holds text")
+        limit = self._max_chars
+        cut = limit is not None and len(text) > limit
+        if cut:
+            text = text[:limit]
+        if isinstance(ranges, array):
+            if not cut or not ranges or ranges[-1] <= limit:
+                self.paragraphs = RangeList(flat=ranges)
+                if kinds is not None:
+                    self.kinds = list(kinds)
+                self._chunks.append(text)
+                self._length = len(text)
+                if cut:
+                    self.truncated = True
+                    raise TextLimitReached
+                return
+            ranges = zip(ranges[0::2], ranges[1::2])
+        kind_iter = iter(kinds) if kinds is not None else None
+        for start, end in ranges:
+            kind = next(kind_iter, None) if kind_iter is not None else None
+            if cut and end > limit:
+                end = len(text[start:limit].rstrip()) + start if start < limit else start
+                if end > start:
+                    self._note_kind(kind)
+                    self.paragraphs.append(start, end)
+                break
+            self._note_kind(kind)
+            self.paragraphs.append(start, end)
+        self._chunks.append(text)
+        self._length = len(text)
+        if cut:
+            self.truncated = True
+            raise TextLimitReached
 
     # --- pages -----------------------------------------------------------------------------------
     def begin_page(self) -> None:
@@ -218,12 +402,16 @@ class TextBuilder:
             return
         first, self._page_first = self._page_first, None
         if first < len(self.paragraphs):
-            self.pages.append(TextRange(self.paragraphs[first].start, self.paragraphs[-1].end))
+            self.pages.append(TextRange(self.paragraphs.start_at(first),
+                                        self.paragraphs.end_at(len(self.paragraphs) - 1)))
         else:
             self.pages.append(TextRange(self._length, self._length))
 
-    def build(self) -> tuple[str, list[TextRange], list[TextRange]]:
+    def build(self) -> tuple[str, RangeList, list[TextRange]]:
         self.end_page()
-        text = "".join(self._parts)
-        self._parts = [text]
+        if self._parts:
+            self._chunks.append("".join(self._parts))
+            self._parts.clear()
+        text = self._chunks[0] if len(self._chunks) == 1 else "".join(self._chunks)
+        self._chunks = [text]
         return text, self.paragraphs, self.pages

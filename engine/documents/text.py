@@ -12,10 +12,13 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
-from engine.documents.model import TextBuilder, clean_text
+from engine.documents.model import TextBuilder
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -43,9 +46,13 @@ class DecodedText:
     warnings: list[str] = field(default_factory=list)
 
 
+_CR = re.compile("\r\n?")
+
+
 def normalize_newlines(text: str) -> str:
+    """Line endings: "\\r\\n" and a lone "\\r" become "\\n" (one new string, not two)."""
     if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = _CR.sub("\n", text)
     return text
 
 
@@ -58,7 +65,7 @@ def decode_text(data: bytes, encoding: str | None = None, *, truncated: bool = F
     """
     warnings: list[str] = []
     if encoding is not None:
-        name = _codec_name(encoding)
+        name = codec_name(encoding)
         text = _decode(data, name, "replace", truncated)
         _warn_replaced(text, name, warnings)
         return DecodedText(normalize_newlines(text), name, warnings)
@@ -99,11 +106,40 @@ def decode_text(data: bytes, encoding: str | None = None, *, truncated: bool = F
     return DecodedText(normalize_newlines(text), name, warnings)
 
 
-def _codec_name(encoding: str) -> str:
+# Codecs Python counts as text encodings that are not how any file stores its characters
+# (punycode decoding is also quadratic in the input).
+_NOT_FILE_ENCODINGS = frozenset({"idna", "punycode", "undefined", "unicode-escape",
+                                 "raw-unicode-escape"})
+
+
+def text_encoding(label: object) -> str | None:
+    """The codec name for `label` if it is a character encoding, else None.
+
+    `codecs.lookup` also knows bytes-to-bytes transforms (zlib, bz2, base64, hex...): a file
+    that names one of them as its charset would be inflated whole, with no budget. Only codecs
+    that decode bytes to text count.
+    """
+    if not isinstance(label, str) or not label or len(label) > 64:
+        return None
     try:
-        return codecs.lookup(encoding).name
-    except LookupError:
-        raise ValueError(f"unknown text encoding {encoding!r}") from None
+        info = codecs.lookup(label)
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_FILE_ENCODINGS:
+        return None
+    return info.name
+
+
+def codec_name(encoding: str) -> str:
+    name = text_encoding(encoding)
+    if name is None:
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, ValueError, TypeError):
+            raise ValueError(f"unknown text encoding {encoding!r}") from None
+        raise ValueError(f"{encoding!r} is not a text encoding (it does not turn bytes into "
+                         "characters)")
+    return name
 
 
 def _decode(data: bytes, encoding: str, errors: str, truncated: bool) -> str:
@@ -171,10 +207,10 @@ def _guess_legacy(sample: bytes) -> str:
         except Exception:  # noqa: BLE001 - a detector failure only means "no opinion"
             best = None
         if best is not None:
-            name = _codec_name(best.encoding)
+            name = text_encoding(best.encoding)
             if name in _MULTIBYTE:
                 candidates.insert(0, name)
-            elif name not in candidates and not name.startswith("utf"):
+            elif name and name not in candidates and not name.startswith("utf"):
                 candidates.append(name)
     scored = []
     for order, name in enumerate(candidates):
@@ -240,42 +276,98 @@ def _plausibility(text: str, weight: int = 1) -> int:
 
 # --- the .txt loader -------------------------------------------------------------------------------
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+# A run of non-blank lines from its first to its last non-space character; possessive
+# repeats: one pass, no backtracking, whatever the white space inside.
+_PARAGRAPH = re.compile(r"\S(?:[^\S\n]*+(?:\n[^\S\n]*+)?\S)*+")
+_LINE = re.compile(r"\S(?:[^\S\n]*+\S)*+")
+_LONG_LINE = re.compile(r"^[^\n]{101}", re.MULTILINE)
+
+
+def plain_text_ranges(text: str, start: int = 0, end: int | None = None,
+                      ) -> Iterator[tuple[int, int]]:
+    """(start, end) of each paragraph of plain `text[start:end]`, as offsets into `text`.
+
+    A paragraph is a run of non-blank lines, without the white space around it. A text with no
+    blank line at all has one paragraph per line (text copied from web pages), and so has a run
+    in which a quarter or more of the lines are over 100 characters (lines that were never
+    wrapped by hand); other runs (hard-wrapped prose, lists, verse) stay one paragraph with
+    their line breaks.
+    """
+    flat = plain_text_spans(text, start, end)
+    return zip(flat[0::2], flat[1::2])
+
+
+def plain_text_spans(text: str, start: int = 0, end: int | None = None) -> array:
+    """`plain_text_ranges` as one flat array: start0, end0, start1, end1...
+
+    Found in C (regex, map, chain, array.extend): no Python code runs per paragraph, so a file
+    of millions of one-letter lines costs well under a second and 16 bytes a line. Only runs
+    over 100 characters are looked at again for their long lines.
+    """
+    end = len(text) if end is None else end
+    flat = array("i" if len(text) < 2**31 else "q")
+    if not _BLANK_LINE.search(text, start, end):
+        flat.extend(chain.from_iterable(map(_SPAN, _LINE.finditer(text, start, end))))
+        return flat
+    flat.extend(chain.from_iterable(map(_SPAN, _PARAGRAPH.finditer(text, start, end))))
+    long_runs = [i for i in _long_runs(flat) if _mostly_long_lines(text, flat[i], flat[i + 1])]
+    if not long_runs:
+        return flat
+    out = array(flat.typecode)
+    done = 0
+    for i in long_runs:
+        out.extend(flat[done:i])
+        out.extend(chain.from_iterable(map(_SPAN, _LINE.finditer(text, flat[i], flat[i + 1]))))
+        done = i + 2
+    out.extend(flat[done:])
+    return out
+
+
+_SPAN = re.Match.span
+
+
+def _long_runs(flat: array) -> list[int]:
+    """Indexes (into `flat`) of the runs over 100 characters."""
+    import numpy as np
+
+    pairs = np.frombuffer(flat, dtype=np.int32 if flat.itemsize == 4 else np.int64)
+    pairs = pairs.reshape(-1, 2)
+    return (np.flatnonzero(pairs[:, 1] - pairs[:, 0] > 100) * 2).tolist()
+
+
+def _mostly_long_lines(text: str, a: int, b: int) -> bool:
+    lines = text.count("\n", a, b) + 1
+    if lines == 1:
+        return False
+    need = (lines + 3) // 4
+    first = text.find("\n", a, b)
+    found = 1 if first - a > 100 else 0  # "^" does not match at `a` itself
+    if found >= need:
+        return True
+    for _ in _LONG_LINE.finditer(text, first, b):
+        found += 1
+        if found >= need:
+            return True
+    return False
 
 
 def add_plain_text(builder: TextBuilder, text: str) -> None:
-    """Paragraphs of a plain text, added to `builder`.
-
-    Blank lines separate paragraphs. A text with no blank line at all has one paragraph per line
-    (text copied from web pages), and so has a block in which a quarter or more of the lines are
-    over 100 characters (lines that were never wrapped by hand); other blocks (hard-wrapped
-    prose, lists, verse) stay one paragraph with their line breaks.
-    """
-    text = clean_text(text)
-    if not _BLANK_LINE.search(text):
-        for line in text.split("\n"):
-            builder.add(line, clean=False)
-        return
-    for block in re.split(r"\n\s*\n", text):
-        if "\n" in block:
-            lines = block.split("\n")
-            long_lines = sum(1 for line in lines if len(line) > 100)
-            if long_lines * 4 >= len(lines):
-                for line in lines:
-                    builder.add(line, clean=False)
-                continue
-        builder.add(block, clean=False)
+    """`text` (line endings already "\\n") as the builder's whole text, with its paragraphs
+    (`plain_text_ranges`): offsets into the document are offsets into `text`."""
+    builder.set_text(text, plain_text_spans(text))
 
 
 def read_decoded(ctx) -> str:
     """The whole file (bounded by the options) decoded, with warnings recorded on `ctx`."""
     data, truncated = ctx.read_all()
     decoded = decode_text(data, ctx.options.encoding, truncated=truncated)
+    del data
     for message in decoded.warnings:
         ctx.warn(message)
     text = decoded.text
     nul = text.count("\x00")
     if nul:
-        ctx.warn(f"{nul} NUL character(s) were removed (the file may be partly binary)")
+        ctx.warn(f"the text holds {nul} NUL character(s): the file may be partly binary")
     return text
 
 

@@ -243,3 +243,21 @@ def test_lone_surrogates_never_reach_the_json(tmp_path):
     for e in report["entities"]:
         assert written[e["start"]:e["end"]] == e["text"]
     assert results_json.to_json({"x": "\ud800"}).encode("utf-8")
+
+
+def test_json_text_is_the_txt_files_text(tmp_path, checkpoints, capsys):
+    # Line breaks inside paragraphs, several blank lines, indentation, a final newline: the
+    # JSON's text is still the file's, so its offsets index the file.
+    raw = ("😀 Marie Curie was born\nin Warsaw.\n\n\n\n   She moved to Paris in 1891.\n"
+           "Pierre Curie worked with her.\n")
+    path = tmp_path / "loose.txt"
+    path.write_bytes(raw.encode("utf-8"))
+    code, out, err = run_cli(["analyze", path, "--task", "sentiment", "--model",
+                              checkpoints("sequence")], capsys)
+    assert code == 0, err
+    report = _strict_loads(out)
+    assert report["document"]["text"] == raw
+    sentences = report["sentiment"]["sentences"]
+    assert sentences
+    for s in sentences:
+        assert raw[s["start"]:s["end"]] == s["text"]

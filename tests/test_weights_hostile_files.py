@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import struct
+import subprocess
+import sys
 import zipfile
 import zlib
 from pathlib import Path
@@ -10,8 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import engine
+from engine.albert.config import AlbertConfig
 from engine.albert.torch_pickle import load_torch_checkpoint
-from engine.errors import UnsafeModelFileError
+from engine.albert.weights import load_weights, read_state_dict, weight_budget
+from engine.errors import CorruptModelFileError, UnsafeModelFileError
+from tests import checkpoint_factory as factory
 
 torch = pytest.importorskip("torch")
 
@@ -132,3 +139,133 @@ def test_a_member_inflating_past_its_declared_size_is_read_only_that_far(tmp_pat
         tracemalloc.stop()
     np.testing.assert_array_equal(got["w"], np.zeros(4, dtype=np.float32))
     assert peak < 8 << 20
+
+
+# --- 2. files larger than the config's parameters can fill ----------------------------------------
+def sparse_safetensors(path: Path, numel: int) -> Path:
+    """A valid safetensors file of one float32 tensor of `numel` zeros, sparse on disk."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [numel], "data_offsets": [0, 4 * numel]}})
+    header = header.encode() + b" " * (-len(header) % 8)
+    with open(path, "wb") as fh:
+        fh.write(struct.pack("<Q", len(header)) + header)
+        fh.truncate(8 + len(header) + 4 * numel)
+    return path
+
+
+def test_budget_follows_the_config(checkpoints):
+    config = AlbertConfig.from_pretrained(checkpoints("qa"))
+    state = read_state_dict(checkpoints("qa"))
+    # Every real tensor fits, in float64 too; the budget is a few times the real size, not more.
+    real = sum(v.size for v in state.values())
+    assert 8 * real <= weight_budget(config) <= 8 * 4 * real
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "bin"])
+def test_a_huge_sparse_weights_file_is_refused_unread(checkpoints, tmp_path, fmt, monkeypatch):
+    model_dir = factory.copy_checkpoint(checkpoints("qa"), tmp_path / "m")
+    (model_dir / "model.safetensors").unlink()
+    if fmt == "safetensors":
+        path = sparse_safetensors(model_dir / "model.safetensors", 64 << 20)  # 256 MiB
+    else:
+        path = model_dir / "pytorch_model.bin"
+        with open(path, "wb") as fh:
+            fh.write(b"PK\x03\x04")
+            fh.truncate(256 << 20)
+    assert path.stat().st_blocks * 512 < 1 << 20  # sparse: nothing to fill the disk
+    config = AlbertConfig.from_pretrained(model_dir)
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda f, *a, **k: opened.append(str(f)) or real_open(f, *a, **k))
+    for load in (lambda: read_state_dict(model_dir), lambda: load_weights(model_dir, config),
+                 lambda: engine.load_model(model_dir, device="cpu")):
+        with pytest.raises(CorruptModelFileError) as info:
+            load()
+        message = one_line(info.value)
+        assert path.name in message and "larger than a checkpoint of this config" in message
+    assert str(path) not in opened  # neither read nor hashed
+
+
+def test_a_pickle_declaring_more_than_the_config_allows_is_refused(checkpoints, tmp_path):
+    # 64 MiB of zeros deflates to 64 kB: the file is small, what it declares is not.
+    model_dir = factory.copy_checkpoint(checkpoints("qa", safe=False), tmp_path / "m")
+    src = torch_bin(tmp_path, {"w": torch.zeros(16 << 20)}, "src.bin")
+    rezip(src, model_dir / "pytorch_model.bin", zipfile.ZIP_DEFLATED)
+    assert (model_dir / "pytorch_model.bin").stat().st_size < 1 << 20
+    with pytest.raises(CorruptModelFileError, match="pytorch_model.bin declares more than"):
+        read_state_dict(model_dir)
+
+
+def test_hard_cap_without_a_config(tmp_path):
+    sparse_safetensors(tmp_path / "model.safetensors", 1 << 20)
+    assert read_state_dict(tmp_path)["w"].shape == (1 << 20,)  # no config.json: the hard cap only
+
+
+def test_memory_error_while_reading_is_one_line(checkpoints, tmp_path):
+    # Under a 1 GiB address-space limit a 4 GiB sparse tensor that passes the budget (here: no
+    # config, so only the 8 GiB cap) meets MemoryError inside safetensors: one line, no traceback.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("RLIMIT_AS is Linux-only")
+    sparse_safetensors(tmp_path / "model.safetensors", 1 << 30)
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "from engine.albert.weights import read_state_dict\n"
+        "from engine.errors import CorruptModelFileError\n"
+        "try:\n"
+        f"    read_state_dict({str(tmp_path)!r})\n"
+        "except CorruptModelFileError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("refused: model.safetensors")
+    assert result.stdout.count("\n") == 1
+
+
+# --- 4. NaN and infinite weights --------------------------------------------------------------------
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e300])
+@pytest.mark.parametrize("fmt", ["safetensors", "bin"])
+def test_non_finite_weights_are_refused_at_conversion(checkpoints, tmp_path, value, fmt):
+    from safetensors.numpy import load_file, save_file
+
+    src = checkpoints("qa")
+    model_dir = factory.copy_checkpoint(src, tmp_path / "m")
+    tensors = load_file(str(model_dir / "model.safetensors"))
+    name = "albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight"
+    tensors[name] = tensors[name].astype(np.float64)
+    tensors[name][3, 5] = value
+    (model_dir / "model.safetensors").unlink()
+    if fmt == "safetensors":
+        save_file(tensors, str(model_dir / "model.safetensors"))
+        filename = "model.safetensors"
+    else:
+        torch.save({k: torch.from_numpy(v) for k, v in tensors.items()},
+                   model_dir / "pytorch_model.bin")
+        filename = "pytorch_model.bin"
+    config = AlbertConfig.from_pretrained(model_dir)
+    for load in (lambda: load_weights(model_dir, config),
+                 lambda: engine.load_model(model_dir, device="cpu")):
+        with pytest.raises(CorruptModelFileError) as info:
+            load()
+        message = one_line(info.value)
+        assert message.startswith(f"{filename}: the tensor '{name}' holds NaN or infinite")
+
+
+def test_all_nan_checkpoint_never_reaches_json(checkpoints, tmp_path, capsys):
+    from safetensors.numpy import load_file, save_file
+
+    from engine.cli import main
+
+    model_dir = factory.copy_checkpoint(checkpoints("sequence"), tmp_path / "m")
+    tensors = load_file(str(model_dir / "model.safetensors"))
+    save_file({k: np.full_like(v, np.nan) for k, v in tensors.items()},
+              str(model_dir / "model.safetensors"))
+    doc = tmp_path / "doc.txt"
+    doc.write_text("A calm and pleasant day.\n", encoding="utf-8")
+    code = main(["analyze", str(doc), "--task", "sentiment", "--model", str(model_dir),
+                 "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code != 0 and "NaN" not in out
+    assert "model.safetensors" in err and "NaN or infinite" in err
+    assert err.strip().count("\n") == 0

@@ -13,12 +13,79 @@ from pathlib import Path
 import numpy as np
 
 from engine.albert.config import AlbertConfig
-from engine.errors import CorruptModelFileError, ModelNotFoundError, UnsafeModelFileError
+from engine.errors import (
+    CorruptModelFileError,
+    ModelError,
+    ModelNotFoundError,
+    UnsafeModelFileError,
+)
 
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 TORCH_BIN = "pytorch_model.bin"
 TORCH_BIN_INDEX = "pytorch_model.bin.index.json"
+
+# Tensor bytes of one checkpoint, whatever its config says: albert-xxlarge-v2 is 0.9 GB in float32.
+MAX_WEIGHT_BYTES = 8 << 30
+# What a weights file may hold beside its tensors: a safetensors header, a pickle, zip records.
+_FILE_SLACK = 16 << 20
+
+
+class StateDict(dict):
+    """Tensors by Hugging Face name; `sources` says which file each came from (for messages)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sources: dict[str, Path] = {}
+
+
+def checkpoint_parameters(config: AlbertConfig) -> int:
+    """The most parameters an ALBERT checkpoint of this config holds: the network with its
+    largest head, plus the pre-training heads (masked LM, sentence order) a checkpoint may keep."""
+    E, H, F, V = config.embedding_size, config.hidden_size, config.intermediate_size, config.vocab_size
+    embeddings = (V + config.max_position_embeddings + config.type_vocab_size) * E + 2 * E
+    mapping = H * E + H
+    layer = 4 * (H * H + H) + 4 * H + F * H + F + H * F + H  # q, k, v, dense, 2 norms, ffn
+    labels = max(config.num_labels, 2)
+    heads = H * H + H + labels * H + labels  # pooler and classifier
+    pretraining = H * E + E + 2 * E + V * E + 2 * V + 2 * H + 2  # MLM transform + decoder, SOP
+    layers = config.num_hidden_groups * config.inner_group_num * layer
+    return embeddings + mapping + layers + heads + pretraining
+
+
+def weight_budget(config: AlbertConfig | None) -> int:
+    """Bytes of tensors a checkpoint of `config` may declare: every parameter in float64."""
+    if config is None:
+        return MAX_WEIGHT_BYTES
+    return min(MAX_WEIGHT_BYTES, 8 * checkpoint_parameters(config))
+
+
+def check_weight_files(files: list[Path], config: AlbertConfig | None) -> int:
+    """Refuse weight files larger than the config's parameters can fill (a sparse file of many GB,
+    a header declaring a huge tensor) before a byte of them is read or hashed; the budget left."""
+    budget = weight_budget(config)
+    total = 0
+    for path in files:
+        try:
+            total += Path(path).stat().st_size
+        except OSError as exc:
+            raise unreadable(path, exc) from exc
+        if total > budget + _FILE_SLACK * len(files):
+            raise CorruptModelFileError(
+                f"{Path(path).name} is larger than a checkpoint of this config can be "
+                f"({total:,} bytes of weights where at most {budget:,} fit its parameters); "
+                "refusing to read it."
+            )
+    return budget
+
+
+def unreadable(path, exc: OSError) -> ModelError:
+    """`cannot read <file>: <reason>` for a weights file the OS will not let us read."""
+    if isinstance(exc, PermissionError):
+        reason = "permission denied"
+    else:
+        reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    return ModelError(f"cannot read {path}: {reason}.")
 
 
 def weight_files(model_dir) -> list[Path]:
@@ -52,17 +119,40 @@ def _sharded_files(model_dir: Path, index: Path) -> list[Path]:
     return files
 
 
-def read_state_dict(model_dir) -> dict[str, np.ndarray]:
-    """Every tensor of the checkpoint, by its Hugging Face name."""
-    tensors: dict[str, np.ndarray] = {}
-    for path in weight_files(model_dir):
+def read_state_dict(model_dir, config: AlbertConfig | None = None) -> StateDict:
+    """Every tensor of the checkpoint, by its Hugging Face name.
+
+    Read under the budget of `config` (from the folder's config.json when not given): files
+    larger than its parameters can fill are refused unread, and a pickle may declare no more.
+    """
+    files = weight_files(model_dir)
+    if config is None:
+        try:
+            config = AlbertConfig.from_pretrained(model_dir)
+        except ModelError:
+            config = None  # the caller reports a bad config; the hard cap still holds
+    left = check_weight_files(files, config)
+    tensors = StateDict()
+    for path in files:
+        _check_readable(path)
         if path.suffix == ".safetensors":
-            tensors.update(_read_safetensors(path))
+            part = _read_safetensors(path)
         else:
             from engine.albert.torch_pickle import load_torch_checkpoint
 
-            tensors.update(load_torch_checkpoint(path))
+            part = load_torch_checkpoint(path, max_bytes=max(left, 0))
+        left -= sum(v.nbytes for v in part.values())
+        tensors.update(part)
+        tensors.sources.update(dict.fromkeys(part, path))
     return tensors
+
+
+def _check_readable(path: Path) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise unreadable(path, exc) from exc
 
 
 def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
@@ -71,8 +161,17 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
 
     try:
         return load_file(str(path))
+    except PermissionError as exc:
+        raise unreadable(path, exc) from exc
+    except MemoryError:
+        raise CorruptModelFileError(
+            f"{path.name} needs more memory than is available; refusing to read it."
+        ) from None
     except (SafetensorError, OSError, ValueError, TypeError) as exc:
-        raise CorruptModelFileError(f"{path.name} cannot be read ({exc}); download it again.") from exc
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CorruptModelFileError(
+            f"{path.name} cannot be read ({detail[:200]}); download it again."
+        ) from exc
 
 
 @dataclass
@@ -156,7 +255,17 @@ def albert_weights(config: AlbertConfig, tensors: dict[str, np.ndarray], head: s
             raise CorruptModelFileError(
                 f"Tensor '{full}' has shape {tuple(value.shape)}, the config expects {shape}."
             )
-        return np.ascontiguousarray(value, dtype=np.float32)
+        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, refused below
+            array = np.ascontiguousarray(value, dtype=np.float32)
+        # A NaN or infinite weight (or a float64 one beyond float32) makes every output NaN.
+        if not np.isfinite(array).all():
+            source = getattr(tensors, "sources", {}).get(full)
+            where = source.name if source is not None else "the checkpoint"
+            raise CorruptModelFileError(
+                f"{where}: the tensor '{full}' holds NaN or infinite values, so every result "
+                "would be NaN; the file is damaged. Download or export the model again."
+            )
+        return array
 
     c = config
     E, H, F = c.embedding_size, c.hidden_size, c.intermediate_size
@@ -204,7 +313,7 @@ def albert_weights(config: AlbertConfig, tensors: dict[str, np.ndarray], head: s
 
 
 def load_weights(model_dir, config: AlbertConfig, head: str = "auto") -> AlbertWeights:
-    tensors = read_state_dict(model_dir)
+    tensors = read_state_dict(model_dir, config)
     if head == "auto":
         head = detect_head(config, tensors)
     return albert_weights(config, tensors, head)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.albert.config import HEADS, AlbertConfig
-from engine.errors import Cancelled, ModelNotFoundError
+from engine.errors import Cancelled, CorruptModelFileError, ModelNotFoundError
 from engine.runtime.batching import CPU_PADDING, GPU_PADDING, pad_batch, plan_batches
 from engine.runtime.providers import DeviceChoice, choose_provider
 
@@ -169,13 +169,33 @@ def load_model(model, device: str = "auto", backend: str = "onnx", precision: st
 
         runner = TorchBackend(model_dir, config, head, device)
     else:
-        from engine.runtime.onnx_backend import OnnxBackend, converted_graph
+        from engine.runtime import graph_cache
+        from engine.runtime.onnx_backend import (
+            GraphOpenError,
+            OnnxBackend,
+            converted_graph,
+            thread_count,
+        )
 
+        thread_count()  # a bad ALBERT_LENS_THREADS fails before minutes of conversion
         choice = choose_provider(device)
         if precision == "int8" and choice.is_gpu:
             # Dynamically quantized kernels exist only on the CPU provider.
             choice = DeviceChoice(device, "CPUExecutionProvider", "int8 models run on the CPU")
-        runner = OnnxBackend(converted_graph(model_dir, config, head, precision), choice)
+        graph = converted_graph(model_dir, config, head, precision)
+        try:
+            runner = OnnxBackend(graph, choice)
+        except GraphOpenError as exc:
+            # The graph is the one written but ONNX Runtime will not open it (written by another
+            # onnxruntime, say): convert again once; a second refusal is a real error.
+            graph_cache.discard(graph)
+            try:
+                runner = OnnxBackend(converted_graph(model_dir, config, head, precision), choice)
+            except GraphOpenError as again:
+                raise CorruptModelFileError(
+                    f"{again} Converting {model_dir.name} again did not help; the model or this "
+                    "onnxruntime build is not supported."
+                ) from exc
     return LoadedModel(model_dir, config, head, precision, runner)
 
 
@@ -189,4 +209,4 @@ def _resolve_head(model_dir: Path, config: AlbertConfig, head: str) -> str:
         return found
     from engine.albert.weights import detect_head, read_state_dict
 
-    return detect_head(config, read_state_dict(model_dir))
+    return detect_head(config, read_state_dict(model_dir, config))

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from engine.albert.config import AlbertConfig
 from engine.albert.graph import GRAPH_VERSION, build_graph
-from engine.albert.weights import load_weights, weight_files
-from engine.errors import CorruptModelFileError
+from engine.albert.weights import check_weight_files, load_weights, weight_files
+from engine.errors import CorruptModelFileError, DeviceError
 from engine.runtime import graph_cache
 from engine.runtime.providers import CPU, DeviceChoice, provider_options
 
@@ -29,34 +29,52 @@ CPU_RUN_TOKENS = 1024
 
 
 def converted_graph(model_dir: Path, config: AlbertConfig, head: str, precision: str) -> Path:
-    """Path of the ONNX graph for this checkpoint, building and caching it when missing."""
+    """Path of the ONNX graph for this checkpoint, building and caching it when missing.
+
+    A cached graph is used only when it matches the sha256 recorded when it was written;
+    otherwise it is rebuilt. Weight files too large for the config are refused before any byte of
+    them is hashed or read."""
+    model_dir = Path(model_dir)
     files = weight_files(model_dir)
-    key = graph_cache.graph_key(files, model_dir / "config.json", head, "fp32", GRAPH_VERSION)
-    fp32_path = graph_cache.cached_graph_path(key, "fp32")
-    if not fp32_path.is_file():
-        weights = load_weights(model_dir, config, head)
-        model = build_graph(config, weights)
-        graph_cache.atomic_write_bytes(fp32_path, model.SerializeToString())
+    check_weight_files(files, config)
+    hashes = graph_cache.weight_hashes(model_dir, files)
+    key = graph_cache.graph_key(hashes, model_dir / "config.json", head, "fp32", GRAPH_VERSION)
+    fp32_path = graph_cache.verified_graph(key, "fp32")
+    if fp32_path is None:
+        with graph_cache.conversion(key):
+            # Another process may have converted it while we waited for the lock.
+            fp32_path = graph_cache.verified_graph(key, "fp32")
+            if fp32_path is None:
+                weights = load_weights(model_dir, config, head)
+                data = build_graph(config, weights).SerializeToString()
+                del weights
+                fp32_path = graph_cache.store_graph(key, "fp32", data, hashes)
     if precision == "fp32":
         return fp32_path
-    int8_path = graph_cache.cached_graph_path(key, "int8")
-    if not int8_path.is_file():
-        _quantize(fp32_path, int8_path)
+    int8_path = graph_cache.verified_graph(key, "int8")
+    if int8_path is None:
+        with graph_cache.conversion(key):
+            int8_path = graph_cache.verified_graph(key, "int8")
+            if int8_path is None:
+                int8_path = _quantize(key, fp32_path, hashes)
     return int8_path
 
 
-def _quantize(fp32_path: Path, int8_path: Path) -> None:
+def _quantize(key: str, fp32_path: Path, hashes: list[str]) -> Path:
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory(dir=int8_path.parent) as tmp:
-        out = Path(tmp) / "int8.onnx"
+    tmp = graph_cache.temp_dir(key)
+    try:
+        out = tmp / "int8.onnx"
         quantize_dynamic(
             fp32_path, out, weight_type=QuantType.QInt8, op_types_to_quantize=_INT8_OPS,
             # Shape inference cannot type the outputs of fused com.microsoft operators.
             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT},
         )
-        graph_cache.atomic_write_bytes(int8_path, out.read_bytes())
+        return graph_cache.store_graph(key, "int8", out, hashes)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _session_options():
@@ -65,10 +83,40 @@ def _session_options():
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    threads = os.environ.get("ALBERT_LENS_THREADS")
-    if threads:
-        options.intra_op_num_threads = int(threads)
+    options.intra_op_num_threads = thread_count()
     return options
+
+
+THREADS_VARIABLE = "ALBERT_LENS_THREADS"
+MAX_THREADS = 1024
+
+
+def thread_count() -> int:
+    """ONNX Runtime's compute threads from ALBERT_LENS_THREADS; 0 (ONNX Runtime's choice: one per
+    core) when unset or empty. Any other value than a whole number 0-1024 is refused: a setting
+    the user made on purpose is not silently replaced."""
+    raw = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not raw:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_THREADS:
+        raise DeviceError(
+            f"{THREADS_VARIABLE}={_short_value(raw)} is not a thread count: use a whole number "
+            f"from 1 to {MAX_THREADS}, or 0 or unset to use every core."
+        )
+    return value
+
+
+def _short_value(raw: str) -> str:
+    text = raw.encode("ascii", "backslashreplace").decode("ascii")
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+class GraphOpenError(CorruptModelFileError):
+    """ONNX Runtime refused a graph that matches its record: `load_model` rebuilds it once."""
 
 
 class OnnxBackend:
@@ -77,6 +125,7 @@ class OnnxBackend:
     def __init__(self, graph_path: Path, choice: DeviceChoice):
         self.graph_path = Path(graph_path)
         self.device = choice
+        self._options = _session_options()  # a bad setting is the user's to fix, not the graph's
         self.session = self._open(choice.provider)
         actual = self.session.get_providers()[0]
         if actual != choice.provider:
@@ -92,13 +141,13 @@ class OnnxBackend:
         if provider != CPU:
             providers.append((CPU, {}))
         try:
-            return ort.InferenceSession(str(self.graph_path), _session_options(),
+            return ort.InferenceSession(str(self.graph_path), self._options,
                                         providers=providers)
         except Exception as exc:
             if provider == CPU:
-                raise CorruptModelFileError(
-                    f"The converted model {self.graph_path.name} cannot be opened ({exc}). "
-                    "Delete the cache folder to rebuild it."
+                raise GraphOpenError(
+                    f"The converted model {self.graph_path.name} cannot be opened by ONNX "
+                    f"Runtime ({_short(exc)})."
                 ) from exc
             log.warning("%s failed to start, using the CPU: %s", provider, exc)
             self.device = DeviceChoice(self.device.requested, CPU,

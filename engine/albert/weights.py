@@ -16,6 +16,7 @@ from engine.albert.config import AlbertConfig
 from engine.errors import (
     CorruptModelFileError,
     ModelError,
+    ModelFileUnreadableError,
     ModelNotFoundError,
     UnsafeModelFileError,
 )
@@ -79,13 +80,13 @@ def check_weight_files(files: list[Path], config: AlbertConfig | None) -> int:
     return budget
 
 
-def unreadable(path, exc: OSError) -> ModelError:
+def unreadable(path, exc: OSError) -> ModelFileUnreadableError:
     """`cannot read <file>: <reason>` for a weights file the OS will not let us read."""
     if isinstance(exc, PermissionError):
         reason = "permission denied"
     else:
         reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
-    return ModelError(f"cannot read {path}: {reason}.")
+    return ModelFileUnreadableError(f"cannot read {path}: {reason}.")
 
 
 def weight_files(model_dir) -> list[Path]:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engine import paths
-from engine.errors import ModelError
+from engine.errors import ModelFileUnreadableError
 
 _HASH_CHUNK = 4 * 1024 * 1024
 SIDECAR_SUFFIX = ".json"
@@ -76,7 +76,7 @@ def file_sha256(path: Path) -> str:
     return memo[memo_key]
 
 
-def _unreadable(path: Path, exc: OSError) -> ModelError:
+def _unreadable(path: Path, exc: OSError) -> ModelFileUnreadableError:
     from engine.albert.weights import unreadable
 
     return unreadable(path, exc)

@@ -222,18 +222,45 @@ def test_epub_case_insensitive_lookup_still_works(tmp_path):
 
 
 # --- 5. millions of tiny paragraphs: within 1 GiB ----------------------------------------------------------
-@pytest.mark.parametrize(("name", "make", "count"), [
-    ("tiny.docx", bombs.tiny_paragraph_docx, 6_000_000),   # 216 MB of XML, ~0.5 MB on disk
-    ("tiny.epub", bombs.tiny_element_epub, 16_000_000),    # 128 MB of XHTML
-    ("tiny.txt", bombs.tiny_paragraph_text, 48 * MB),
-    ("lines.txt", bombs.tiny_line_text, 48 * MB),
-    ("tiny.html", bombs.tiny_element_html, 48 * MB),
+@pytest.mark.parametrize(("name", "make", "size"), [
+    ("tiny.txt", bombs.tiny_paragraph_text, 48 * MB),    # 16.8M paragraphs: was 1.5+ GB
+    ("lines.txt", bombs.tiny_line_text, 48 * MB),        # 25M one-line paragraphs
+    ("tiny.md", bombs.tiny_paragraph_markdown, 15 * MB),
 ])
-def test_millions_of_tiny_paragraphs_load_within_1_gib(tmp_path, name, make, count):
-    path = make(tmp_path / name, count)
+def test_millions_of_tiny_paragraphs_load_within_1_gib(tmp_path, name, make, size):
+    path = make(tmp_path / name, size)
     outcome = bombs.load_in_child(path, address_space=bombs.GiB)
     assert outcome["type"] == "Document", outcome
-    assert outcome["paragraphs"] > 5_000_000
+    per = 3 if name != "lines.txt" else 2
+    assert outcome["paragraphs"] == size // per
+    assert outcome["chars"] == path.stat().st_size
+
+
+@pytest.mark.parametrize(("name", "make", "count", "why"), [
+    ("tiny.docx", bombs.tiny_paragraph_docx, 6_000_000, "more than 1,000,000 paragraphs"),
+    ("tiny.epub", bombs.tiny_element_epub, 16_000_000, "more than 1,000,000 paragraphs"),
+    ("tiny.html", bombs.tiny_element_html, 48 * MB, "more than 1,000,000 paragraphs"),
+    ("br.html", bombs.br_spam_html, 48 * MB, "more than 8,000,000 HTML elements"),
+    ("empty.docx", bombs.empty_paragraph_docx, 40_000_000, "more than 2,000,000 paragraphs"),
+    ("runs.docx", bombs.run_spam_docx, 40_000_000,
+     "more than 2,000,000 XML elements in one paragraph or table"),
+])
+def test_millions_of_tiny_parts_are_refused_quickly(tmp_path, name, make, count, why):
+    # These used to load, taking minutes of Python (6M DOCX paragraphs: 8 minutes).
+    path = make(tmp_path / name, count)
+    outcome = bombs.load_in_child(path, address_space=bombs.GiB)
+    assert outcome["type"] == "FileTooLargeError", outcome
+    assert outcome["message"].startswith(f'"{name}" holds {why}')
+
+
+def test_the_paragraph_cap_truncates(tmp_path):
+    from engine.documents import MAX_PARAGRAPHS
+
+    path = bombs.tiny_paragraph_docx(tmp_path / "tiny.docx", MAX_PARAGRAPHS + 10)
+    outcome = bombs.load_in_child(path, address_space=bombs.GiB, truncate=True)
+    assert outcome["type"] == "Document", outcome
+    assert outcome["paragraphs"] == MAX_PARAGRAPHS
+    assert f"only the first {MAX_PARAGRAPHS:,} paragraphs were loaded" in outcome["warnings"]
 
 
 def test_a_range_list_reads_like_a_list():

@@ -228,6 +228,7 @@ def _ole_encrypted(info: FileInfo) -> bool:
 
 
 __all__ = [
+    "MAX_PARAGRAPHS",
     "PLAIN",
     "ArchiveBombError",
     "CorruptDocumentError",

@@ -1,7 +1,7 @@
 """Run an untrusted-file reader in a child process that may crash, run away or be killed.
 
 A native parser (pdfium) that aborts on an allocation failure, or that allocates gigabytes for a
-small hostile file, would otherwise take the whole app with it. Here each job runs in its own
+small hostile file, would otherwise take the whole app with it. Here each job runs in a
 child process with an address-space limit (RLIMIT_AS, where the OS enforces it), a CPU-time
 backstop, no way to open a network socket, and a wall-clock deadline enforced by the parent, which
 kills the child when it is reached or when the caller cancels. The parent gets the child's
@@ -195,7 +195,10 @@ def _renew_cpu_limit(limits: Limits) -> None:
     used = resource.getrusage(resource.RUSAGE_SELF)
     cpu = int(used.ru_utime + used.ru_stime + limits.seconds) + 10
     try:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY:
+            cpu = min(cpu, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
     except (ValueError, OSError):
         pass
 
@@ -271,9 +274,10 @@ class Sandbox:
                 child.stop()
         return _Child(limits, self.preload)
 
-    def _give_back(self, child: _Child, resident: int) -> None:
+    def _give_back(self, child: _Child, resident: int | None) -> None:
         child.jobs += 1
-        worn = child.jobs >= self.MAX_JOBS or resident > child.limits.memory_bytes // 4
+        worn = child.jobs >= self.MAX_JOBS or resident is None or \
+            resident > child.limits.memory_bytes // 4
         with self._lock:
             if not worn and len(self._idle) < self.MAX_IDLE:
                 self._idle.append(child)
@@ -323,10 +327,14 @@ class Sandbox:
                 message = _decode(raw)
                 if message[0] == "__done__":
                     finished = True
-                    self._give_back(child, message[1])
+                    resident = message[1] if len(message) > 1 and type(message[1]) is int \
+                        else None
+                    self._give_back(child, resident)
                     return
                 if message[0] == "__error__":
-                    raise ChildFailed("crash", message[1])
+                    detail = message[1] if len(message) > 1 and isinstance(message[1], str) \
+                        else "an error it did not explain"
+                    raise ChildFailed("crash", detail[:200])
                 on_message(message)
             process.join(5)
             raise _classify(process.exitcode)

@@ -41,6 +41,7 @@ from engine.documents.errors import (
     FileUnreadableError,
     NoTextLayerError,
 )
+from engine.documents.model import TextLimitReached
 
 _LINE = re.compile(r"[^\r\n]+")
 _DIGITS = re.compile(r"\d+")
@@ -660,6 +661,7 @@ class _Collector:
         self.refusal: Exception | None = None
         self.lines = 0
         self.chars = 0
+        self.past_max_chars = False
 
     def __call__(self, message: tuple) -> None:
         kind, ctx, opts = message[0], self.ctx, self.ctx.options
@@ -705,7 +707,8 @@ class _Collector:
         self.lines += len(lines)
         self.chars += sum(len(line[0]) for line in lines)
         if self.chars > opts.max_chars:
-            raise _Enough  # the text builder says what happens past max_chars (truncate or not)
+            self.past_max_chars = True  # load_document says what that means (truncate or not)
+            raise _Enough
         if self.lines > MAX_LINES:
             if not opts.truncate:
                 raise FileTooLargeError(
@@ -757,6 +760,10 @@ def load_pdf(ctx) -> None:
     if collect.refusal is not None:
         raise collect.refusal
     _build(ctx, collect)
+    if collect.past_max_chars:
+        # Dropped headers and joined hyphens may have kept the text itself under the limit:
+        # the pages after it were not read all the same.
+        raise TextLimitReached
 
 
 def _read_here(ctx, collect: _Collector, args: tuple, why: str) -> None:

@@ -126,10 +126,20 @@ def test_damaged_int8_graph_is_rebuilt(fresh_home, model_dir):
     np.testing.assert_allclose(logits(model_dir, precision="int8"), want, rtol=1e-5, atol=1e-6)
 
 
-def test_good_graph_is_reused(fresh_home, model_dir, monkeypatch):
+def test_good_graph_is_reused_and_rehashed_only_when_touched(fresh_home, model_dir, monkeypatch):
     graph = graph_of(model_dir)
     no_rebuild(monkeypatch)
+    hashed = []
+    real = graph_cache._sha256_of
+    monkeypatch.setattr(graph_cache, "_sha256_of", lambda p: hashed.append(p) or real(p))
     assert graph_of(model_dir) == graph
+    assert hashed == []  # untouched since it was written and verified
+    # Written to in place with its old size and mtime put back: checked again (and still good).
+    rewrite_in_place(graph, graph.read_bytes())
+    assert graph_of(model_dir) == graph
+    assert hashed == [graph]
+    assert graph_of(model_dir) == graph
+    assert hashed == [graph]  # its new identity was recorded
 
 
 def test_graph_onnxruntime_refuses_is_converted_again_once(fresh_home, model_dir, monkeypatch):

@@ -8,9 +8,9 @@ by (path, inode, size, mtime, ctime): rewriting a file in place changes its ctim
 size and mtime are put back.
 
 Each graph `albert-<key>-<precision>.onnx` has a sidecar `<graph>.json` holding its own sha256
-and size and the weight hashes it was built from, written atomically after the graph. A graph is
-used only when it matches its sidecar; a damaged, truncated, tampered or unrecorded one is
-rebuilt. Conversions hold a lock per key and write under temporary names `.tmp-<key>-...` in the
+and size, the weight hashes it was built from and the file identity it was last verified under,
+written atomically after the graph. A graph is used only when it matches its sidecar (re-hashed
+whenever its identity moved); a damaged, truncated, tampered or unrecorded one is rebuilt. Conversions hold a lock per key and write under temporary names `.tmp-<key>-...` in the
 cache folder; a temporary file whose key nobody holds is what a dead conversion left, and is
 deleted the next time a conversion starts.
 """
@@ -146,15 +146,34 @@ def sidecar_path(graph: Path) -> Path:
 
 
 def verified_graph(key: str, precision: str) -> Path | None:
-    """The cached graph when it is exactly the one written (sha256 and size of its sidecar)."""
+    """The cached graph when it is exactly the one written (sha256 and size of its sidecar).
+
+    Hashing a 0.9 GB graph takes seconds, so the sidecar also keeps the file's identity (inode,
+    size, mtime, ctime) as last verified: while that is unchanged the file has not been written
+    to since (any write, rename or utime moves ctime) and the hash is not recomputed."""
     graph = cached_graph_path(key, precision)
-    record = _read_json(sidecar_path(graph))
+    sidecar = sidecar_path(graph)
+    record = _read_json(sidecar)
     try:
-        if record.get("format") != SIDECAR_FORMAT or graph.stat().st_size != record.get("size"):
+        stat = graph.stat()
+        if record.get("format") != SIDECAR_FORMAT or stat.st_size != record.get("size"):
             return None
-        return graph if _sha256_of(graph) == record.get("sha256") else None
+        if record.get("identity") == _identity(stat):
+            return graph
+        if _sha256_of(graph) != record.get("sha256"):
+            return None
     except OSError:
         return None
+    # The right bytes under a new identity (a restored or copied cache): remember it.
+    record["identity"] = _identity(stat)
+    with contextlib.suppress(OSError):
+        atomic_write_bytes(sidecar, json.dumps(record, indent=1).encode(),
+                           prefix=f"{TEMP_PREFIX}{key}-")
+    return graph
+
+
+def _identity(stat: os.stat_result) -> list[int]:
+    return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
 def store_graph(key: str, precision: str, data: bytes | Path, weights: list[str]) -> Path:
@@ -174,7 +193,8 @@ def store_graph(key: str, precision: str, data: bytes | Path, weights: list[str]
         sha, size = _sha256_of(Path(data)), Path(data).stat().st_size
         os.replace(data, graph)
     record = {"format": SIDECAR_FORMAT, "sha256": sha, "size": size, "precision": precision,
-              "weights": list(weights), "created": int(time.time())}
+              "weights": list(weights), "created": int(time.time()),
+              "identity": _identity(graph.stat())}
     atomic_write_bytes(sidecar_path(graph), json.dumps(record, indent=1).encode(),
                        prefix=f"{TEMP_PREFIX}{key}-")
     return graph

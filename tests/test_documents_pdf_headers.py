@@ -98,3 +98,14 @@ def test_header_on_a_page_with_nothing_else_stays(tmp_path):
     doc = load_document(path)
     assert doc.page_text(5) == factory.HEADER  # its page number went, not all of its text
     assert doc.warnings == ["Dropped 9 repeated header/footer lines on 5 pages."]
+
+
+def test_a_two_line_running_header_goes_as_one_block(tmp_path):
+    stories = [f"Page {n} tells of the {place}, at a length that makes it the body of the page."
+               for n, place in enumerate(["harbour", "hills", "river", "town", "sea"], start=1)]
+    pages = [_page([(770, 9, "ACME Corporation"), (759, 9, "Annual Report 2024"),
+                    (720, 11, story), (40, 9, f"- {n} -")])
+             for n, story in enumerate(stories, start=1)]
+    doc = load_document(_write(tmp_path, "two.pdf", pages))
+    assert [doc.page_text(n) for n in range(1, 6)] == stories
+    assert doc.warnings == ["Dropped 15 repeated header/footer lines on 5 pages."]

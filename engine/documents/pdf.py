@@ -174,7 +174,7 @@ def drop_running_lines(pages: list[_Page], layout: _Layout | None = None) -> tup
     """Remove running headers and footers: lines repeated at the same place on many pages.
 
     Only the outermost lines of a page can go (at most `_EDGE_LINES` at the top and at the
-    bottom, peeled from the edge inwards), each set apart from the text next to it. A page
+    bottom, taken from the edge inwards), as a block set apart from the text next to it. A page
     never loses all of its text, and the document never loses more than `_MAX_DROPPED_SHARE`
     of its characters: when repeated lines would take more, they are the body (a form, a
     page-a-day template) and only page numbers go (outermost lines that change from page to
@@ -209,17 +209,24 @@ def drop_running_lines(pages: list[_Page], layout: _Layout | None = None) -> tup
         body = median(heights) if heights else 0.0
         drop: dict[int, tuple] = {}
         for where in ("top", "bottom"):
+            # The repeated lines from the edge inwards, then the longest such block that
+            # stands apart from the line after it (a two-line header is one block).
+            block: list[tuple[int, tuple]] = []
             for k in range(min(_EDGE_LINES, len(lines))):
                 i = k if where == "top" else len(lines) - 1 - k
-                if i in drop:
-                    break
                 key = (where, k, _key(lines[i].text))
-                inner = i + 1 if where == "top" else i - 1
-                if key not in repeated or not _looks_running(lines[i], page, body, where) or \
-                        not _detached(lines[i], lines[inner] if 0 <= inner < len(lines)
-                                      else None, layout):
+                if i in drop or key not in repeated or \
+                        not _looks_running(lines[i], page, body, where):
                     break
-                drop[i] = key
+                block.append((i, key))
+            while block:
+                i = block[-1][0]
+                inner = i + 1 if where == "top" else i - 1
+                if _detached(lines[i], lines[inner] if 0 <= inner < len(lines) else None,
+                             layout):
+                    drop.update(block)
+                    break
+                block.pop()
         if len(drop) >= len(lines):  # never a page's whole text
             drop = {i: key for i, key in drop.items() if key in page_numbers}
             if len(drop) >= len(lines):

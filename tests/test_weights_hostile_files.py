@@ -269,3 +269,30 @@ def test_all_nan_checkpoint_never_reaches_json(checkpoints, tmp_path, capsys):
     assert code != 0 and "NaN" not in out
     assert "model.safetensors" in err and "NaN or infinite" in err
     assert err.strip().count("\n") == 0
+
+
+def test_a_zip_directory_of_millions_of_entries_is_refused_from_its_end_record(tmp_path):
+    # 300,000 empty entries: a 30 MB file that would make zipfile build 300,000 ZipInfo objects.
+    src = torch_bin(tmp_path, {"w": torch.arange(4, dtype=torch.float32)}, "src.bin")
+    path = tmp_path / "crowded.bin"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+        for i in range(300_000):
+            zout.writestr(f"archive/x/{i}", b"")
+    with pytest.raises(CorruptModelFileError) as info:
+        load_torch_checkpoint(path)
+    assert one_line(info.value).startswith("crowded.bin is not a readable PyTorch checkpoint: its "
+                                           "zip directory lists 300,00")
+
+
+def test_zip64_end_records_are_read(tmp_path):
+    tensors = {"w": torch.arange(6, dtype=torch.float32)}
+    src = torch_bin(tmp_path, tensors, "src.bin")
+    path = tmp_path / "zip64.bin"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w") as zout:
+        for info in zin.infolist():
+            out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            with zout.open(out, "w", force_zip64=True) as fh:
+                fh.write(zin.read(info))
+    np.testing.assert_array_equal(load_torch_checkpoint(path)["w"], tensors["w"].numpy())

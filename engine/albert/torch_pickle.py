@@ -67,6 +67,9 @@ _MAX_TENSOR_BYTES = 32 << 30
 # inflates bzip2 and LZMA members in one call per read, whatever size is asked for (1.8 kB of
 # bzip2 became 4 GB), so those methods are refused rather than read.
 _ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
+# torch.save writes 5-6 records and one per storage (a few hundred for real checkpoints).
+_MAX_ZIP_ENTRIES = 100_000
+_MAX_ZIP_DIRECTORY_BYTES = 16 << 20
 _ZIP_METHOD_NAMES = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA", 9: "deflate64"}
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
@@ -664,9 +667,38 @@ def _read_exactly(stream, nbytes: int, what: str) -> bytearray:
 
 
 # --- the two container formats ------------------------------------------------------------------
+def _central_directory(path: Path) -> tuple[int, int] | None:
+    """(entries, bytes) of the zip's central directory from its end records, or None when they
+    cannot be found (zipfile then says what is wrong)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, io.SEEK_END)
+        tail_at = max(0, size - (1 << 16) - 22)
+        fh.seek(tail_at)
+        tail = fh.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return None
+        entries, cd_bytes = struct.unpack("<H4xI", tail[at + 10:at + 20])
+        locator = at - 20
+        if locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+            (record_at,) = struct.unpack("<Q", tail[locator + 8:locator + 16])
+            fh.seek(min(record_at, size))
+            record = fh.read(56)
+            if len(record) == 56 and record[:4] == b"PK\x06\x06":
+                entries, cd_bytes = struct.unpack("<QQ", record[32:48])
+        return entries, cd_bytes
+
+
 def _load_zip(path: Path, loader: _Loader) -> dict[str, np.ndarray]:
     name = loader.name
     archive_size = path.stat().st_size
+    # zipfile builds one ZipInfo (~0.5 kB) per entry before anything can be checked: a central
+    # directory of millions of tiny entries is refused from its end record first.
+    directory = _central_directory(path)
+    if directory is not None and (directory[0] > _MAX_ZIP_ENTRIES
+                                  or directory[1] > _MAX_ZIP_DIRECTORY_BYTES):
+        raise _corrupt(name, f"its zip directory lists {directory[0]:,} entries in "
+                             f"{directory[1]:,} bytes, far more than a checkpoint has")
     with zipfile.ZipFile(path) as zf:
         infos = {info.filename: info for info in zf.infolist()}
         for info in infos.values():

@@ -243,9 +243,19 @@ def conversion(key: str) -> Iterator[None]:
 
     root = paths.graph_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / f"{LOCK_PREFIX}{key}")):
+    lock = FileLock(str(root / f"{LOCK_PREFIX}{key}"))
+    try:
+        lock.acquire()
+    except (OSError, NotImplementedError):
+        # A file system without locks (some network shares): convert unlocked, clean nothing;
+        # the atomic renames still keep every graph whole.
+        yield
+        return
+    try:
         clean_stale_temps(own_key=key)
         yield
+    finally:
+        lock.release()
 
 
 def temp_dir(key: str) -> Path:

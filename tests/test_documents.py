@@ -521,7 +521,7 @@ def test_epub_chapters_in_spine_order(tmp_path):
 
 # --- formats found by content ---------------------------------------------------------------------
 def test_unknown_extensions_are_sniffed(tmp_path):
-    pdf = factory.make_pdf(tmp_path / "a.pdf", PDF_PAGES)
+    pdf = factory.make_pdf(tmp_path / "a.pdf", PDF_PAGES, header=None, footer=False)
     docx = factory.make_docx(tmp_path / "a.docx")
     epub = factory.make_epub(tmp_path / "a.epub", [("c", "c.xhtml", ["Text."])], ["c"])
     cases = {"pdf": pdf.read_bytes(), "docx": docx.read_bytes(), "epub": epub.read_bytes(),

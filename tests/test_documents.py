@@ -199,8 +199,8 @@ Final &amp; last paragraph.
 # Document.text is the file's text: paragraphs are ranges into it, markup inside them kept.
 MARKDOWN_EXPECTED = [
     "The *Main* Heading",
-    "Some **bold** text with a [link](https://example.com) and `inline code`,\n"
-    "continued on a soft-wrapped line.  ![a picture](pic.png)",
+    ("Some **bold** text with a [link](https://example.com) and `inline code`,\n"
+     "continued on a soft-wrapped line.  ![a picture](pic.png)"),
     "Second heading",
     "first item",
     "second *item*",

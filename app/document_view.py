@@ -48,6 +48,7 @@ MIN_ZOOM, MAX_ZOOM = -6, 16
 HEADING_SIZE = {1: 2, 2: 1}  # Qt: 1.5x and 1.2x; deeper: bold only
 INDENT_PX = 22
 MAX_STRUCTURED_PARAGRAPHS = 20_000  # beyond that the text stays plain: opening stays fast
+TIGHT_KINDS = {"list_item", "table_row", "code"}  # consecutive lines of one list, table, block
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,32 @@ class DocumentView(QTextEdit):
         cursor.setBlockFormat(block)
         # insertText, unlike setHtml, takes the characters literally: "<b>" stays "<b>".
         cursor.insertText(text)
+        self._space_paragraphs(doc)
         self._apply_structure(doc)
         self.setDocument(doc)
         self.moveCursor(QTextCursor.MoveOperation.Start)
+
+    def _space_paragraphs(self, doc: QTextDocument) -> None:
+        """A gap after a paragraph that ends at a single line break: one paragraph per line
+        would otherwise read as one wall of text. Blank lines already make their own gap, and
+        a hard-wrapped paragraph's line breaks are inside one paragraph, so neither gets one."""
+        model = self.document_model
+        text, paragraphs = model.text, model.paragraphs
+        kind_of = getattr(model, "kind_of", None)
+        gap = QTextBlockFormat()
+        gap.setBottomMargin(round(QFontMetricsF(doc.defaultFont()).height() * 0.5))
+        cursor = QTextCursor(doc)
+        cursor.beginEditBlock()
+        previous = None
+        for i, paragraph in enumerate(paragraphs):
+            if i > MAX_STRUCTURED_PARAGRAPHS:
+                break
+            if previous is not None and text.count("\n", previous.end, paragraph.start) == 1 \
+                    and not (kind_of and {kind_of(i - 1).kind, kind_of(i).kind} & TIGHT_KINDS):
+                cursor.setPosition(self.offsets.to_utf16(previous.end))
+                cursor.mergeBlockFormat(gap)
+            previous = paragraph
+        cursor.endEditBlock()
 
     def _apply_structure(self, doc: QTextDocument) -> None:
         """Headings bold and larger, list items and quotes indented, code in a fixed font, from
@@ -204,7 +228,9 @@ class DocumentView(QTextEdit):
     def _apply_font(self) -> None:
         first_visible = self.offset_at(QPoint(4, 4))
         self.document().setDefaultFont(self._font())
-        self._apply_structure(self.document())  # hanging indents follow the marker's width
+        # Hanging indents and paragraph gaps follow the font's size.
+        self._space_paragraphs(self.document())
+        self._apply_structure(self.document())
         self._update_reading_column()
         self.scroll_to(first_visible, first_visible, where=0.0)
 

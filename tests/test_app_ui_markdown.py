@@ -72,6 +72,7 @@ def test_list_items_get_a_hanging_indent_by_depth(md_session):
     assert first.blockFormat().leftMargin() > 0
     assert nested.leftMargin() > first.blockFormat().leftMargin()
     assert first.blockFormat().textIndent() < 0  # the "- " hangs in the margin
+    assert first.blockFormat().bottomMargin() == 0  # a list's items stay together
     # The long item wraps, and its second line starts where its words start, not under "-".
     layout = first.layout()
     assert layout.lineCount() > 1

@@ -151,3 +151,32 @@ def test_the_reading_column_margins_are_page_coloured(qtbot, home):
     page = view.palette().color(QPalette.ColorRole.Base)
     for x in (side // 2, view.width() - view.verticalScrollBar().width() - side // 2):
         assert image.pixelColor(x, view.height() // 2) == page, x
+
+
+ONE_PER_LINE = ("Introduction\n"
+                "The first paragraph is one long line about Marie Curie and her work in Paris.\n"
+                "The second paragraph is one long line about Warsaw, where she was born.\n")
+BLANK_LINES = "First paragraph,\nwrapped by hand.\n\nSecond paragraph.\n"
+
+
+def _gaps(session) -> list[float]:
+    doc = session.view.document()
+    block, out = doc.firstBlock(), []
+    while block.isValid():
+        if block.text():
+            out.append(block.blockFormat().bottomMargin())
+        block = block.next()
+    return out
+
+
+def test_paragraphs_one_per_line_get_a_gap_and_others_keep_theirs(qtbot, home):
+    w = make_window(qtbot, fake_factory())
+    s1 = open_document(qtbot, w, _write(home, "lines.txt", ONE_PER_LINE))
+    assert len(s1.document.paragraphs) == 3
+    gaps = _gaps(s1)
+    assert gaps[0] > 0 and gaps[1] > 0  # each ends at a single line break
+    s2 = open_document(qtbot, w, _write(home, "blank.txt", BLANK_LINES))
+    assert len(s2.document.paragraphs) == 2
+    assert _gaps(s2) == [0, 0, 0]  # a blank line is the gap; a hand-wrapped line is no break
+    for session in (s1, s2):
+        assert session.view.toPlainText() == session.document.text

@@ -7,8 +7,17 @@ the document against that, never against numbers taken from the loader's own out
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from engine.documents import PLAIN, Document, ParagraphKind, TextRange, load_document
+from engine.documents import (
+    PLAIN,
+    Document,
+    EmptyDocumentError,
+    ParagraphKind,
+    TextRange,
+    load_document,
+)
 
 
 def file_text(path, encoding="utf-8") -> str:
@@ -186,3 +195,50 @@ def test_other_formats_have_no_kinds_and_keep_joined_paragraphs(tmp_path):
     path.write_text("<h1>Head</h1><p>Body text.</p>", encoding="utf-8")
     doc = load_document(path)
     assert doc.text == "Head\n\nBody text." and doc.kinds == [] and doc.headings() == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.sampled_from("ab #->*|1. \t"), max_size=30), max_size=40))
+def test_every_letter_of_markdown_is_in_a_paragraph(tmp_path_factory, lines):
+    source = "\n".join(lines)
+    assume(source.strip())
+    path = tmp_path_factory.mktemp("md") / "f.md"
+    path.write_bytes(source.encode("utf-8"))
+    try:
+        doc = load_document(path)
+    except EmptyDocumentError:
+        assert "a" not in source and "b" not in source
+        return
+    assert doc.text == source
+    covered = bytearray(len(source))
+    previous_end = -1
+    for r, kind in zip(doc.paragraphs, doc.kinds, strict=True):
+        piece = doc.text[r.start:r.end]
+        assert piece == piece.strip() and piece and r.start > previous_end
+        assert "\n\n" not in piece and isinstance(kind, ParagraphKind)
+        covered[r.start:r.end] = b"\x01" * len(piece)
+        previous_end = r.end
+    for i, c in enumerate(source):
+        if c in "ab":
+            assert covered[i], (source, i)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.sampled_from("ab #->*|1.`~[]():<>/!=_\\\t "), max_size=30),
+                max_size=40))
+def test_markdown_paragraphs_are_ordered_trimmed_ranges_of_the_file(tmp_path_factory, lines):
+    source = "\n".join(lines)
+    path = tmp_path_factory.mktemp("md") / "g.md"
+    path.write_bytes(source.encode("utf-8"))
+    try:
+        doc = load_document(path)
+    except EmptyDocumentError:
+        return
+    assert doc.text == source
+    assert len(doc.kinds) == len(doc.paragraphs)
+    previous_end = -1
+    for r in doc.paragraphs:
+        piece = doc.text[r.start:r.end]
+        assert piece and piece == piece.strip() and "\n\n" not in piece
+        assert r.start > previous_end
+        previous_end = r.end

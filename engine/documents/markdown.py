@@ -31,7 +31,12 @@ from functools import lru_cache
 from engine.documents._files import human_size
 from engine.documents.html import extract_html
 from engine.documents.model import PLAIN, ParagraphKind
-from engine.documents.text import plain_text_ranges, plain_text_spans, read_decoded
+from engine.documents.text import (
+    paragraph_runs,
+    plain_text_ranges,
+    plain_text_spans,
+    read_decoded,
+)
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FM_TITLE = re.compile(r"^title\s*:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
@@ -171,8 +176,12 @@ class _Chunk:
         self.out.append((self.base + a, self.base + b, kind))
 
     def add_lines(self, first: int, stop: int, kind: ParagraphKind) -> None:
+        """Lines first..stop-1 (code, a raw HTML block): one paragraph per run of non-blank
+        lines, as no paragraph holds a blank line."""
         if first < stop:
-            self.add(self.line_span(first)[0], self.line_span(stop - 1)[1], kind)
+            a, b = self.line_span(first)[0], self.line_span(stop - 1)[1]
+            for x, y in paragraph_runs(self.src, a, b):
+                self.out.append((self.base + x, self.base + y, kind))
 
     def add_content(self, token, kind: ParagraphKind) -> None:
         """A block whose inline token holds its content: from the content's first character
@@ -230,7 +239,7 @@ class _Chunk:
         for piece in pieces:
             at = self.src.find(piece, pos, b)
             if at < 0:
-                self.add(a, b, PLAIN)
+                self.add_lines(first, stop, PLAIN)
                 return
             found.append((at, at + len(piece)))
             pos = at + len(piece)

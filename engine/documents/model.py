@@ -98,7 +98,7 @@ class RangeList(Sequence):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RangeList):
-            return list(self.flat) == list(other.flat)
+            return self.flat == other.flat  # element-wise, whatever the two typecodes
         if isinstance(other, (list, tuple)):
             return len(other) == len(self) and all(a == b for a, b in zip(self, other))
         return NotImplemented

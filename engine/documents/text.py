@@ -335,6 +335,13 @@ def _long_runs(flat: array) -> list[int]:
     return (np.flatnonzero(pairs[:, 1] - pairs[:, 0] > 100) * 2).tolist()
 
 
+def paragraph_runs(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of non-blank lines in `text[start:end]`, trimmed (no per-line
+    rule: for code, whose lines are never one paragraph each)."""
+    for m in _PARAGRAPH.finditer(text, start, end):
+        yield m.span()
+
+
 def _mostly_long_lines(text: str, a: int, b: int) -> bool:
     lines = text.count("\n", a, b) + 1
     if lines == 1:

@@ -250,6 +250,15 @@ def test_stale_temporary_files_go_and_live_ones_stay(fresh_home, model_dir):
     assert not live.exists()
 
 
+def test_a_cached_load_cleans_up_too(fresh_home, model_dir, monkeypatch):
+    graph_of(model_dir)
+    no_rebuild(monkeypatch)
+    dead = paths.graph_cache_dir() / ".tmp-feedbeef-q9w8.tmp"
+    dead.write_bytes(b"half a graph")
+    graph_of(model_dir)
+    assert not dead.exists()
+
+
 # --- forgetting a removed model's graphs ------------------------------------------------------------
 def test_forget_model_deletes_only_that_models_graphs(fresh_home, checkpoints, tmp_path):
     mine = factory.copy_checkpoint(checkpoints("sequence"), tmp_path / "mine")

@@ -37,6 +37,7 @@ def converted_graph(model_dir: Path, config: AlbertConfig, head: str, precision:
     model_dir = Path(model_dir)
     files = weight_files(model_dir)
     check_weight_files(files, config)
+    graph_cache.clean_stale_temps()  # what dead conversions left, whoever they were
     hashes = graph_cache.weight_hashes(model_dir, files)
     key = graph_cache.graph_key(hashes, model_dir / "config.json", head, "fp32", GRAPH_VERSION)
     fp32_path = graph_cache.verified_graph(key, "fp32")

@@ -77,6 +77,8 @@ def hostile_cases():
     return [
         ("tiny.txt", b.tiny_paragraph_text, 48 * mb, "48 MB of 'a\\n\\n': 16.8M paragraphs"),
         ("lines.txt", b.tiny_line_text, 48 * mb, "48 MB of 'a\\n': 25M one-line paragraphs"),
+        ("max.txt", b.tiny_paragraph_text, 200 * mb, "200 MB (max_bytes) of 'a\\n\\n'"),
+        ("maxlines.txt", b.tiny_line_text, 200 * mb, "200 MB of 'a\\n': 100M lines"),
         ("tiny.md", b.tiny_paragraph_markdown, 15 * mb, "15 MB Markdown of 'a\\n\\n'"),
         ("tiny.html", b.tiny_element_html, 48 * mb, "48 MB of '<p>a</p>'"),
         ("br.html", b.br_spam_html, 48 * mb, "48 MB of '<br>'"),
@@ -110,7 +112,7 @@ def hostile(args) -> int:
             if outcome == "Document":
                 outcome += f" ({out['paragraphs']:,} paragraphs)"
             peak = out.get("peak_rss", 0) / (1 << 20)
-            print(f"{name:11} {what:40} {size / (1 << 20):7.2f} MB on disk -> {outcome:32} "
+            print(f"{name:12} {what:40} {size / (1 << 20):7.2f} MB on disk -> {outcome:32} "
                   f"peak {peak:6.0f} MB  {out.get('seconds', 0):6.1f} s wall "
                   f"{out.get('cpu_seconds', 0):6.1f} s CPU", flush=True)
             path.unlink()

@@ -21,7 +21,7 @@ from engine.documents._archive import (
     open_member,
     read_member,
 )
-from engine.documents.errors import UnsupportedFormatError
+from engine.documents.errors import FileTooLargeError, UnsupportedFormatError
 from tests import document_factory as factory
 from tests import loader_bombs as bombs
 
@@ -223,17 +223,44 @@ def test_epub_case_insensitive_lookup_still_works(tmp_path):
 
 # --- 5. millions of tiny paragraphs: within 1 GiB ----------------------------------------------------------
 @pytest.mark.parametrize(("name", "make", "size"), [
-    ("tiny.txt", bombs.tiny_paragraph_text, 48 * MB),    # 16.8M paragraphs: was 1.5+ GB
-    ("lines.txt", bombs.tiny_line_text, 48 * MB),        # 25M one-line paragraphs
-    ("tiny.md", bombs.tiny_paragraph_markdown, 15 * MB),
+    ("tiny.txt", bombs.tiny_paragraph_text, 48 * MB),    # 16.8M paragraphs: was 2.4 GB
+    ("tiny.md", bombs.tiny_paragraph_markdown, 15 * MB),  # 5.2M: was 770 MB
 ])
 def test_millions_of_tiny_paragraphs_load_within_1_gib(tmp_path, name, make, size):
     path = make(tmp_path / name, size)
     outcome = bombs.load_in_child(path, address_space=bombs.GiB)
     assert outcome["type"] == "Document", outcome
-    per = 3 if name != "lines.txt" else 2
-    assert outcome["paragraphs"] == size // per
+    assert outcome["paragraphs"] == size // 3
     assert outcome["chars"] == path.stat().st_size
+
+
+def test_too_many_lines_of_text_are_cut_at_the_cap(tmp_path):
+    # 25M one-letter lines (one paragraph each) in 48 MB: the old loader ran out of 3 GB.
+    from engine.documents import MAX_TEXT_PARAGRAPHS
+
+    path = bombs.tiny_line_text(tmp_path / "lines.txt", 48 * MB)
+    outcome = bombs.load_in_child(path, address_space=bombs.GiB, truncate=True)
+    assert outcome["type"] == "Document", outcome
+    assert outcome["paragraphs"] == MAX_TEXT_PARAGRAPHS
+    assert outcome["chars"] == 2 * MAX_TEXT_PARAGRAPHS - 1  # up to the last paragraph kept
+    assert f"only the first {MAX_TEXT_PARAGRAPHS:,} paragraphs were loaded" in \
+        outcome["warnings"]
+
+
+def test_text_paragraph_cap_refuses_without_truncate(tmp_path, monkeypatch):
+    from engine import documents
+
+    monkeypatch.setattr(documents, "MAX_TEXT_PARAGRAPHS", 3)
+    path = tmp_path / "four.txt"
+    path.write_text("one\ntwo\nthree\nfour\n", encoding="utf-8")
+    with pytest.raises(FileTooLargeError, match=r'^"four.txt" holds more than 3 paragraphs'):
+        load_document(path)
+    doc = load_document(path, truncate=True)
+    assert doc.text == "one\ntwo\nthree" and doc.paragraph_texts() == ["one", "two", "three"]
+    md = tmp_path / "four.md"
+    md.write_text("# one\n\ntwo\n\n- three\n\nfour\n", encoding="utf-8")
+    doc = load_document(md, truncate=True)
+    assert doc.paragraph_texts() == ["one", "two", "three"] and len(doc.kinds) == 3
 
 
 @pytest.mark.parametrize(("name", "make", "count", "why"), [

@@ -48,6 +48,9 @@ _SUPPORTED = "plain text, Markdown, HTML, PDF, Word (.docx) and EPUB"
 # paragraph and have no such cap (their size limits bound them).
 MAX_PARAGRAPHS = 1_000_000
 _ELEMENT_FORMATS = ("html", "docx", "epub")
+# Plain text and Markdown paragraphs are found in C at 8 bytes each; this cap only keeps a
+# 200 MB file of one-letter lines (100 million of them) within the memory promise.
+MAX_TEXT_PARAGRAPHS = 20_000_000
 
 
 def _loader(fmt: str):
@@ -116,15 +119,17 @@ def load_document(path: str | os.PathLike, **options: Any) -> Document:
             _check_file_size(ctx, fmt)
         if fmt in _ELEMENT_FORMATS:
             ctx.builder.max_paragraphs = MAX_PARAGRAPHS
+        elif fmt in ("text", "markdown"):
+            ctx.builder.max_paragraphs = MAX_TEXT_PARAGRAPHS
         _loader(fmt)(ctx)
     except TextLimitReached as reached:
         if reached.args == ("paragraphs",):
+            cap = ctx.builder.max_paragraphs
             if not opts.truncate:
                 raise FileTooLargeError(
-                    f'"{info.name}" holds more than {MAX_PARAGRAPHS:,} paragraphs, far more '
-                    "than a book. Split it into smaller files, or load only its beginning.",
-                    path) from None
-            ctx.warn(f"only the first {MAX_PARAGRAPHS:,} paragraphs were loaded")
+                    f'"{info.name}" holds more than {cap:,} paragraphs, far more than a book. '
+                    "Split it into smaller files, or load only its beginning.", path) from None
+            ctx.warn(f"only the first {cap:,} paragraphs were loaded")
         else:
             if not opts.truncate:
                 raise FileTooLargeError(
@@ -229,6 +234,7 @@ def _ole_encrypted(info: FileInfo) -> bool:
 
 __all__ = [
     "MAX_PARAGRAPHS",
+    "MAX_TEXT_PARAGRAPHS",
     "PLAIN",
     "ArchiveBombError",
     "CorruptDocumentError",

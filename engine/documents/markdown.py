@@ -392,7 +392,7 @@ def load_markdown(ctx) -> None:
                  f"({human_size(len(text) - body_start)} of text, above {human_size(limit)}); "
                  "it is read as plain text")
         ctx.title = fm_title or ctx.path.stem
-        builder.set_text(text, plain_text_spans(text, body_start))
+        builder.set_text(text, plain_text_spans(text, body_start, limit=builder.max_paragraphs))
         return
     flat, kinds, heading, parsed, lost = markdown_ranges(text, body_start)
     ctx.title = fm_title or heading or ctx.path.stem
@@ -403,7 +403,7 @@ def load_markdown(ctx) -> None:
         ctx.warn("the Markdown took too long to format; from "
                  f"{100 * (parsed - body_start) // max(1, len(text) - body_start)}% on it is "
                  "read as plain text")
-        rest = plain_text_spans(text, parsed)
+        rest = plain_text_spans(text, parsed, limit=builder.max_paragraphs)
         flat.extend(iter(rest))  # another typecode: element by element, still in C
         kinds.extend([PLAIN] * (len(rest) // 2))
         del rest

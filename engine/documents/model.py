@@ -354,43 +354,61 @@ class TextBuilder:
     def set_text(self, text: str, ranges: Iterable[tuple[int, int]] | array,
                  kinds: Iterable[ParagraphKind] | None = None) -> None:
         """The whole text at once, with its paragraph ranges (in order, trimmed, not
-        overlapping): (start, end) pairs, or one flat array('q') start0, end0, start1...
-        Past `max_chars` the text and ranges are cut and TextLimitReached raised.
+        overlapping): (start, end) pairs, or one flat array('q'/'i') start0, end0, start1...
+
+        Past `max_paragraphs` (flat arrays) the text is cut after the last paragraph allowed,
+        past `max_chars` at that many characters; either way TextLimitReached is raised once
+        the builder holds what is kept.
         """
         if self._length or self._parts or self._chunks:
             raise RuntimeError("set_text() on a builder that already holds text")
+        reason: tuple = ()
+        kind_list = list(kinds) if kinds is not None else None
+        cap = self.max_paragraphs
+        if isinstance(ranges, array) and cap is not None and len(ranges) > 2 * cap:
+            ranges = ranges[:2 * cap]
+            text = text[:ranges[-1]] if ranges else ""
+            if kind_list is not None:
+                del kind_list[cap:]
+            reason = ("paragraphs",)
         limit = self._max_chars
-        cut = limit is not None and len(text) > limit
-        if cut:
+        if limit is not None and len(text) > limit:
             text = text[:limit]
-        if isinstance(ranges, array):
-            if not cut or not ranges or ranges[-1] <= limit:
-                self.paragraphs = RangeList(flat=ranges)
-                if kinds is not None:
-                    self.kinds = list(kinds)
-                self._chunks.append(text)
-                self._length = len(text)
-                if cut:
-                    self.truncated = True
-                    raise TextLimitReached
-                return
-            ranges = zip(ranges[0::2], ranges[1::2])
-        kind_iter = iter(kinds) if kinds is not None else None
-        for start, end in ranges:
-            kind = next(kind_iter, None) if kind_iter is not None else None
-            if cut and end > limit:
-                end = len(text[start:limit].rstrip()) + start if start < limit else start
-                if end > start:
-                    self._note_kind(kind)
-                    self.paragraphs.append(start, end)
-                break
-            self._note_kind(kind)
-            self.paragraphs.append(start, end)
-        self._chunks.append(text)
-        self._length = len(text)
-        if cut:
+            reason = ()
+            pairs = zip(ranges[0::2], ranges[1::2]) if isinstance(ranges, array) else ranges
+            kept = RangeList()
+            kept_kinds = [] if kind_list is not None else None
+            for i, (start, end) in enumerate(pairs):
+                if end > limit:
+                    end = start + len(text[start:limit].rstrip()) if start < limit else start
+                    if end > start:
+                        kept.append(start, end)
+                        if kept_kinds is not None:
+                            kept_kinds.append(kind_list[i])
+                    break
+                kept.append(start, end)
+                if kept_kinds is not None:
+                    kept_kinds.append(kind_list[i])
+            self._finish(text, kept, kept_kinds)
             self.truncated = True
             raise TextLimitReached
+        if isinstance(ranges, array):
+            paragraphs = RangeList(flat=ranges)
+        else:
+            paragraphs = RangeList()
+            for start, end in ranges:
+                paragraphs.append(start, end)
+        self._finish(text, paragraphs, kind_list)
+        if reason:
+            self.truncated = True
+            raise TextLimitReached(*reason)
+
+    def _finish(self, text: str, paragraphs: RangeList, kinds: list | None) -> None:
+        self.paragraphs = paragraphs
+        if kinds is not None:
+            self.kinds = kinds
+        self._chunks.append(text)
+        self._length = len(text)
 
     # --- pages -----------------------------------------------------------------------------------
     def begin_page(self) -> None:

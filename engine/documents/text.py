@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, islice
 
 from engine.documents.model import TextBuilder
 
@@ -297,19 +297,24 @@ def plain_text_ranges(text: str, start: int = 0, end: int | None = None,
     return zip(flat[0::2], flat[1::2])
 
 
-def plain_text_spans(text: str, start: int = 0, end: int | None = None) -> array:
+def plain_text_spans(text: str, start: int = 0, end: int | None = None,
+                     limit: int | None = None) -> array:
     """`plain_text_ranges` as one flat array: start0, end0, start1, end1...
 
     Found in C (regex, map, chain, array.extend): no Python code runs per paragraph, so a file
-    of millions of one-letter lines costs well under a second and 16 bytes a line. Only runs
-    over 100 characters are looked at again for their long lines.
+    of millions of one-letter lines costs about a second and 8 bytes a line. Only runs over 100
+    characters are looked at again for their long lines. With `limit`, scanning stops after
+    `limit` + 1 paragraphs (the caller sees there are more than `limit`).
     """
     end = len(text) if end is None else end
     flat = array("i" if len(text) < 2**31 else "q")
+    cap = None if limit is None else 2 * (limit + 1)
     if not _BLANK_LINE.search(text, start, end):
-        flat.extend(chain.from_iterable(map(_SPAN, _LINE.finditer(text, start, end))))
+        flat.extend(islice(chain.from_iterable(map(_SPAN, _LINE.finditer(text, start, end))),
+                           cap))
         return flat
-    flat.extend(chain.from_iterable(map(_SPAN, _PARAGRAPH.finditer(text, start, end))))
+    flat.extend(islice(chain.from_iterable(map(_SPAN, _PARAGRAPH.finditer(text, start, end))),
+                       cap))
     long_runs = [i for i in _long_runs(flat) if _mostly_long_lines(text, flat[i], flat[i + 1])]
     if not long_runs:
         return flat
@@ -361,7 +366,7 @@ def _mostly_long_lines(text: str, a: int, b: int) -> bool:
 def add_plain_text(builder: TextBuilder, text: str) -> None:
     """`text` (line endings already "\\n") as the builder's whole text, with its paragraphs
     (`plain_text_ranges`): offsets into the document are offsets into `text`."""
-    builder.set_text(text, plain_text_spans(text))
+    builder.set_text(text, plain_text_spans(text, limit=builder.max_paragraphs))
 
 
 def read_decoded(ctx) -> str:

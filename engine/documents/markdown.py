@@ -142,7 +142,6 @@ class _Chunk:
     """One parsed piece of the text: source lines, and the ranges found in them."""
 
     def __init__(self, text: str, start: int, end: int) -> None:
-        self.text = text
         self.src = text[start:end]
         self.base = start
         self.line_starts = [0]

@@ -6,13 +6,12 @@ imported and no pickled code runs. Hugging Face parameter names are mapped onto 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine.albert.config import AlbertConfig
+from engine.albert.config import AlbertConfig, read_json_object
 from engine.errors import (
     CorruptModelFileError,
     ModelError,
@@ -103,10 +102,10 @@ def weight_files(model_dir) -> list[Path]:
 
 
 def _sharded_files(model_dir: Path, index: Path) -> list[Path]:
+    data = read_json_object(index)  # bounded: size and nesting (json.loads recurses per level)
     try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        names = sorted(set(weight_map.values()))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        names = sorted(set(data["weight_map"].values()))
+    except (KeyError, TypeError, AttributeError) as exc:
         raise CorruptModelFileError(f"{index} is not a valid weight index: {exc}") from exc
     files = []
     for name in names:

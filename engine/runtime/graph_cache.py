@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engine import paths
-from engine.errors import ModelFileUnreadableError
+from engine.errors import ModelFileUnreadableError, StoreError
 
 _HASH_CHUNK = 4 * 1024 * 1024
 SIDECAR_SUFFIX = ".json"
@@ -182,6 +182,14 @@ def store_graph(key: str, precision: str, data: bytes | Path, weights: list[str]
     The old sidecar goes first and the new one is written last, so a crash in between leaves a
     graph without a record: rebuilt next time, never trusted."""
     graph = cached_graph_path(key, precision)
+    try:
+        return _store_graph(graph, key, precision, data, weights)
+    except OSError as exc:  # a full disk or a read-only cache: one line the user can act on
+        raise StoreError(paths.unusable_message(graph.parent, exc)) from exc
+
+
+def _store_graph(graph: Path, key: str, precision: str, data: bytes | Path,
+                 weights: list[str]) -> Path:
     graph.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(sidecar_path(graph))
@@ -241,8 +249,7 @@ def conversion(key: str) -> Iterator[None]:
     """Hold the key's lock for a conversion, after removing what dead conversions left."""
     from filelock import FileLock
 
-    root = paths.graph_cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    root = paths.ensure_dir(paths.graph_cache_dir())  # StoreError when it cannot be a folder
     lock = FileLock(str(root / f"{LOCK_PREFIX}{key}"))
     try:
         lock.acquire()
@@ -260,7 +267,11 @@ def conversion(key: str) -> Iterator[None]:
 
 def temp_dir(key: str) -> Path:
     """A fresh folder for a conversion of `key` (call inside `conversion(key)`)."""
-    return Path(tempfile.mkdtemp(dir=paths.graph_cache_dir(), prefix=f"{TEMP_PREFIX}{key}-"))
+    root = paths.graph_cache_dir()
+    try:
+        return Path(tempfile.mkdtemp(dir=root, prefix=f"{TEMP_PREFIX}{key}-"))
+    except OSError as exc:
+        raise StoreError(paths.unusable_message(root, exc)) from exc
 
 
 def clean_stale_temps(own_key: str | None = None, now: float | None = None) -> int:

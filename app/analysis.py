@@ -180,9 +180,9 @@ class AnalysisService(QObject):
         device = self.settings.device
 
         def work(progress, cancel):
-            from engine.runtime.providers import choose_provider
+            import engine
 
-            choice = choose_provider(device)
+            choice = engine.choose_device(device)
             return explain_device(choice.describe(), choice.is_gpu, choice.fallback_reason,
                                   device)
 

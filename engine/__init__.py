@@ -52,11 +52,27 @@ def pipeline(task: str, model=None, device: str = "auto", **options: Any):
     return _pipeline(task, model=model, device=device, **options)
 
 
+def split_sentences(text: str, paragraphs=None) -> list[tuple[int, int]]:
+    """The sentences of `text` as (start, end) code-point ranges, split as every task splits them."""
+    from engine.tasks.sentences import split_sentences as _split
+
+    return _split(text, paragraphs)
+
+
+def choose_device(device: str = "auto"):
+    """The device the engine would run on for `device`, and why (no model is loaded)."""
+    from engine.runtime.providers import choose_provider
+
+    return choose_provider(device)
+
+
 __all__ = [
     "AlbertLensError",
     "__version__",
+    "choose_device",
     "load_document",
     "load_model",
     "load_tokenizer",
     "pipeline",
+    "split_sentences",
 ]

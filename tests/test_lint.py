@@ -26,3 +26,22 @@ def test_engine_never_imports_qt_or_app():
             offenders += [f"{path.relative_to(REPO)}: {n}" for n in names
                           if n.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "shiboken6", "app")]
     assert offenders == []
+
+
+# The engine's insides that the app must reach only through engine's public modules.
+ENGINE_INTERNALS = ("engine.albert", "engine.runtime", "engine.tasks.sentences",
+                    "engine.tasks._common")
+
+
+def test_app_uses_only_the_engines_public_modules():
+    offenders = []
+    for path in (REPO / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.relative_to(REPO)}: {n}" for n in names
+                          if any(n == m or n.startswith(m + ".") for m in ENGINE_INTERNALS)]
+    assert offenders == []

@@ -37,10 +37,10 @@ NO_ANSWER_TEXT = "No answer in this document."
 
 def answer_contexts(document, answers: list[Answer]) -> list[tuple[int, int]]:
     """The sentence (or sentences) around each answer, from the engine's sentence splitter."""
-    from engine.tasks.sentences import split_sentences
+    import engine
 
     text = document.text
-    ranges = split_sentences(text, [(p.start, p.end) for p in document.paragraphs] or None)
+    ranges = engine.split_sentences(text, [(p.start, p.end) for p in document.paragraphs] or None)
     starts = [a for a, _ in ranges]
     out = []
     for answer in answers:

@@ -179,6 +179,8 @@ def write_store_record(model_dir: Path) -> None:
 
 def test_installed_model_uses_the_recorded_hash_until_a_file_changes(fresh_home, model_dir,
                                                                      monkeypatch):
+    paths.models_dir().mkdir(parents=True)  # only a store folder's record counts
+    model_dir = model_dir.rename(paths.models_dir() / model_dir.name)
     time.sleep(0.01)
     write_store_record(model_dir)
     hashed = []

@@ -80,3 +80,37 @@ def test_full_disk_while_caching_a_graph_is_a_store_error(checkpoints, tmp_path,
         engine.load_model(checkpoints("encoder"), device="cpu")
     assert "No space left" in _one_line(info.value)
     assert not list(graph_cache.paths.graph_cache_dir().glob("albert-*.onnx"))
+
+
+def _sidecar_weights(model) -> list[str]:
+    import json
+
+    return json.loads(graph_cache.sidecar_path(model._backend.graph_path).read_text())["weights"]
+
+
+def test_a_folder_outside_the_store_cannot_vouch_for_its_own_weights(checkpoints, tmp_path,
+                                                                     monkeypatch):
+    """An albert-lens.json that comes with a folder (not one the store wrote) could name another
+    model's hashes and have its own graph cached under that model's key."""
+    import hashlib
+    import json
+
+    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
+    folder = shutil.copytree(checkpoints("encoder"), tmp_path / "model")
+    weights_file = folder / "model.safetensors"
+    forged = hashlib.sha256(b"some other model's weights").hexdigest()
+    meta = folder / "albert-lens.json"
+    meta.write_text(json.dumps({"format": 1, "files": {
+        "model.safetensors": {"size": weights_file.stat().st_size, "sha256": forged}}}))
+    future = 4_000_000_000 * 10**9
+    os.utime(meta, ns=(future, future))
+    model = engine.load_model(folder, device="cpu")
+    assert _sidecar_weights(model) == [hashlib.sha256(weights_file.read_bytes()).hexdigest()]
+
+
+def test_a_deeply_nested_albert_lens_json_is_ignored(checkpoints, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
+    folder = shutil.copytree(checkpoints("encoder"), tmp_path / "model")
+    (folder / "albert-lens.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert graph_cache.recorded_hashes(folder) == {}
+    engine.load_model(folder, device="cpu")

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engine import paths
-from engine.errors import ModelFileUnreadableError, StoreError
+from engine.errors import ModelFileUnreadableError
 
 _HASH_CHUNK = 4 * 1024 * 1024
 SIDECAR_SUFFIX = ".json"
@@ -83,14 +83,25 @@ def _unreadable(path: Path, exc: OSError) -> ModelFileUnreadableError:
 
 
 def recorded_hashes(model_dir: Path) -> dict[str, str]:
-    """sha256 by file name from the store's `albert-lens.json`, for the files untouched since."""
-    meta = Path(model_dir) / STORE_METADATA
+    """sha256 by file name from the store's `albert-lens.json`, for the files untouched since.
+
+    Only a folder of the store counts: one opened from elsewhere may bring an albert-lens.json
+    naming another model's hashes (and a future mtime), which would file its graph under that
+    model's key."""
+    from engine.albert.config import read_json_object
+    from engine.errors import ModelError
+
+    model_dir = Path(model_dir)
+    try:
+        if model_dir.resolve().parent != paths.models_dir().resolve():
+            return {}
+    except OSError:
+        return {}
+    meta = model_dir / STORE_METADATA
     try:
         meta_stat = meta.stat()
-        if meta_stat.st_size > _MAX_METADATA_BYTES:
-            return {}
-        files = json.loads(meta.read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError):
+        files = read_json_object(meta, max_bytes=_MAX_METADATA_BYTES).get("files")
+    except (OSError, ModelError):
         return {}
     if not isinstance(files, dict):
         return {}
@@ -182,14 +193,6 @@ def store_graph(key: str, precision: str, data: bytes | Path, weights: list[str]
     The old sidecar goes first and the new one is written last, so a crash in between leaves a
     graph without a record: rebuilt next time, never trusted."""
     graph = cached_graph_path(key, precision)
-    try:
-        return _store_graph(graph, key, precision, data, weights)
-    except OSError as exc:  # a full disk or a read-only cache: one line the user can act on
-        raise StoreError(paths.unusable_message(graph.parent, exc)) from exc
-
-
-def _store_graph(graph: Path, key: str, precision: str, data: bytes | Path,
-                 weights: list[str]) -> Path:
     graph.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(sidecar_path(graph))
@@ -249,7 +252,8 @@ def conversion(key: str) -> Iterator[None]:
     """Hold the key's lock for a conversion, after removing what dead conversions left."""
     from filelock import FileLock
 
-    root = paths.ensure_dir(paths.graph_cache_dir())  # StoreError when it cannot be a folder
+    root = paths.graph_cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(root / f"{LOCK_PREFIX}{key}"))
     try:
         lock.acquire()
@@ -267,11 +271,7 @@ def conversion(key: str) -> Iterator[None]:
 
 def temp_dir(key: str) -> Path:
     """A fresh folder for a conversion of `key` (call inside `conversion(key)`)."""
-    root = paths.graph_cache_dir()
-    try:
-        return Path(tempfile.mkdtemp(dir=root, prefix=f"{TEMP_PREFIX}{key}-"))
-    except OSError as exc:
-        raise StoreError(paths.unusable_message(root, exc)) from exc
+    return Path(tempfile.mkdtemp(dir=paths.graph_cache_dir(), prefix=f"{TEMP_PREFIX}{key}-"))
 
 
 def clean_stale_temps(own_key: str | None = None, now: float | None = None) -> int:
@@ -342,7 +342,7 @@ def _read_json(path: Path) -> dict:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.albert.config import HEADS, AlbertConfig
-from engine.errors import Cancelled, CorruptModelFileError, ModelNotFoundError
+from engine.errors import Cancelled, CorruptModelFileError, ModelNotFoundError, StoreError
 from engine.runtime.batching import CPU_PADDING, GPU_PADDING, pad_batch, plan_batches
 from engine.runtime.providers import DeviceChoice, choose_provider
 
@@ -173,7 +173,6 @@ def load_model(model, device: str = "auto", backend: str = "onnx", precision: st
         from engine.runtime.onnx_backend import (
             GraphOpenError,
             OnnxBackend,
-            converted_graph,
             thread_count,
         )
 
@@ -182,7 +181,7 @@ def load_model(model, device: str = "auto", backend: str = "onnx", precision: st
         if precision == "int8" and choice.is_gpu:
             # Dynamically quantized kernels exist only on the CPU provider.
             choice = DeviceChoice(device, "CPUExecutionProvider", "int8 models run on the CPU")
-        graph = converted_graph(model_dir, config, head, precision)
+        graph = _converted(model_dir, config, head, precision)
         try:
             runner = OnnxBackend(graph, choice)
         except GraphOpenError as exc:
@@ -190,13 +189,25 @@ def load_model(model, device: str = "auto", backend: str = "onnx", precision: st
             # onnxruntime, say): convert again once; a second refusal is a real error.
             graph_cache.discard(graph)
             try:
-                runner = OnnxBackend(converted_graph(model_dir, config, head, precision), choice)
+                runner = OnnxBackend(_converted(model_dir, config, head, precision), choice)
             except GraphOpenError as again:
                 raise CorruptModelFileError(
                     f"{again} Converting {model_dir.name} again did not help; the model or this "
                     "onnxruntime build is not supported."
                 ) from exc
     return LoadedModel(model_dir, config, head, precision, runner)
+
+
+def _converted(model_dir: Path, config: AlbertConfig, head: str, precision: str) -> Path:
+    from engine.runtime.onnx_backend import converted_graph
+
+    try:
+        return converted_graph(model_dir, config, head, precision)
+    except OSError as exc:  # the cache folder: a file in the way, a full disk, read-only
+        from engine import paths
+
+        raise StoreError("The converted graph cannot be written: "
+                         f"{paths.unusable_message(paths.graph_cache_dir(), exc)}") from exc
 
 
 def _resolve_head(model_dir: Path, config: AlbertConfig, head: str) -> str:

@@ -55,6 +55,7 @@ from engine.models.importer import (
     shard_names,
     wanted_files,
 )
+from engine.runtime.graph_cache import file_digest
 
 ProgressCallback = Callable[[int, int, str], None]  # (bytes done, bytes in all, file name)
 CancelCallback = Callable[[], bool]
@@ -770,7 +771,7 @@ class _Download:
 
     def _hash_matches(self, path: Path, item: _RemoteFile) -> bool:
         if item.lfs:
-            return _file_digest(path, hashlib.sha256()) == item.sha256.lower()
+            return file_digest(path) == item.sha256.lower()
         return _git_blob_sha1(path) == item.blob_id.lower()
 
     def _verify(self, part: Path, item: _RemoteFile) -> None:
@@ -952,17 +953,10 @@ def network_error_kind(exc: BaseException) -> str | None:
     return None
 
 
-def _file_digest(path: Path, digest) -> str:
-    with open(path, "rb") as fh:
-        while chunk := fh.read(4 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _git_blob_sha1(path: Path) -> str:
     digest = hashlib.sha1()
     digest.update(f"blob {path.stat().st_size}\0".encode())
-    return _file_digest(path, digest)
+    return file_digest(path, digest)
 
 
 def _no_space(where: Path, needed: int, free: int | None) -> str:

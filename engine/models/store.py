@@ -67,7 +67,6 @@ SOURCES = ("hub", "import")
 STALE_TEMP_SECONDS = 3600
 # Partial downloads are kept for resuming; after this long nobody is coming back for them.
 STALE_DOWNLOAD_SECONDS = 14 * 24 * 3600
-_HASH_CHUNK = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -447,11 +446,9 @@ def discard_partial_downloads(model_id: str) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    from engine.runtime.graph_cache import file_digest
+
+    return file_digest(path)
 
 
 def apply_label_map(folder: Path, label_map: dict[str, str]) -> dict[str, str] | None:

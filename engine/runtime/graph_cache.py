@@ -59,14 +59,10 @@ def file_sha256(path: Path) -> str:
     memo = _read_json(memo_path)
     if memo_key in memo:
         return memo[memo_key]
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_HASH_CHUNK):
-                digest.update(chunk)
+        memo[memo_key] = file_digest(path)
     except OSError as exc:
         raise _unreadable(path, exc) from exc
-    memo[memo_key] = digest.hexdigest()
     # Keep the memo small: drop entries for other versions of the same file.
     memo = {k: v for k, v in memo.items() if not k.startswith(f"{path}|") or k == memo_key}
     try:
@@ -330,12 +326,18 @@ def _remove(path: Path) -> None:
 
 
 # --- files ------------------------------------------------------------------------------------------
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, digest=None) -> str:
+    """The hex digest (sha256 unless another hashlib object is given) of a file, read in chunks:
+    the one file hasher of the engine (graphs, weights, the store's records, downloads)."""
+    digest = hashlib.sha256() if digest is None else digest
     with open(path, "rb") as fh:
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _sha256_of(path: Path) -> str:
+    return file_digest(path)
 
 
 def _read_json(path: Path) -> dict:

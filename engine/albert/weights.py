@@ -42,15 +42,9 @@ class StateDict(dict):
 def checkpoint_parameters(config: AlbertConfig) -> int:
     """The most parameters an ALBERT checkpoint of this config holds: the network with its
     largest head, plus the pre-training heads (masked LM, sentence order) a checkpoint may keep."""
-    E, H, F, V = config.embedding_size, config.hidden_size, config.intermediate_size, config.vocab_size
-    embeddings = (V + config.max_position_embeddings + config.type_vocab_size) * E + 2 * E
-    mapping = H * E + H
-    layer = 4 * (H * H + H) + 4 * H + F * H + F + H * F + H  # q, k, v, dense, 2 norms, ffn
-    labels = max(config.num_labels, 2)
-    heads = H * H + H + labels * H + labels  # pooler and classifier
+    E, H, V = config.embedding_size, config.hidden_size, config.vocab_size
     pretraining = H * E + E + 2 * E + V * E + 2 * V + 2 * H + 2  # MLM transform + decoder, SOP
-    layers = config.num_hidden_groups * config.inner_group_num * layer
-    return embeddings + mapping + layers + heads + pretraining
+    return config.parameter_count() + pretraining
 
 
 def weight_budget(config: AlbertConfig | None) -> int:

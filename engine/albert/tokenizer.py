@@ -21,7 +21,6 @@ a span of the original string, which is then trimmed of whitespace.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Callable
@@ -553,13 +552,9 @@ def _special_token_ids(sp: spm.SentencePieceProcessor, path: Path) -> dict[str, 
 def _read_tokenizer_config(path: Path) -> dict:
     if not path.is_file():
         return {}
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptModelFileError(f"Cannot read {path}: {exc}. Re-download the model.") from exc
-    if not isinstance(config, dict):
-        raise CorruptModelFileError(f"{path} is not a JSON object. Re-download the model.")
-    return config
+    from engine.albert.config import read_json_object
+
+    return read_json_object(path)  # bounded in size and depth; typed errors naming the file
 
 
 def _slice_tokens(toks: _Tokens, a: int, b: int) -> _Tokens:

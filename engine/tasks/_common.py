@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -13,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import Cancelled, ModelNotFoundError
+from engine.albert.config import read_json_object
+from engine.errors import Cancelled, ModelError, ModelNotFoundError
 
 Progress = Callable[[int, int], None] | None
 Cancel = Callable[[], bool] | None
@@ -61,10 +61,10 @@ def model_name(model_dir: Path) -> str:
     meta = Path(model_dir) / "albert-lens.json"
     if meta.is_file():
         try:
-            data = json.loads(meta.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and isinstance(data.get("id"), str):
+            data = read_json_object(meta)
+            if isinstance(data.get("id"), str):
                 return data["id"]
-        except (OSError, ValueError):
+        except ModelError:
             pass
     return Path(model_dir).name
 

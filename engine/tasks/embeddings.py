@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import UnsupportedModelError
+from engine.albert.config import read_json_object
+from engine.errors import ModelError, UnsupportedModelError
 from engine.tasks._common import Cancel, Progress, load_task_model, resolve_model_dir
 
 
@@ -26,9 +27,11 @@ def sentence_transformers_layout(folder: Path) -> tuple[Path, str, int | None]:
     if modules_file.is_file():
         try:
             modules = json.loads(modules_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             modules = []
         for module in modules if isinstance(modules, list) else []:
+            if not isinstance(module, dict):
+                continue
             kind = str(module.get("type", ""))
             path = folder / str(module.get("path", ""))
             if kind.endswith("Transformer") and (path / "config.json").is_file():
@@ -39,9 +42,9 @@ def sentence_transformers_layout(folder: Path) -> tuple[Path, str, int | None]:
         cfg = base / "sentence_bert_config.json"
         if cfg.is_file():
             try:
-                value = json.loads(cfg.read_text(encoding="utf-8")).get("max_seq_length")
+                value = read_json_object(cfg).get("max_seq_length")
                 max_len = int(value) if value else None
-            except (OSError, ValueError, TypeError, AttributeError):
+            except (ModelError, ValueError, TypeError):
                 pass
             break
     return encoder, pooling, max_len
@@ -49,8 +52,8 @@ def sentence_transformers_layout(folder: Path) -> tuple[Path, str, int | None]:
 
 def _pooling_mode(config: Path) -> str:
     try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json_object(config)
+    except ModelError:
         return "mean"
     if data.get("pooling_mode_mean_tokens"):
         return "mean"

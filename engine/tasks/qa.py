@@ -50,13 +50,14 @@ card says SQuAD 2.0), the answer is "no answer" if ``null - best_span_score > nu
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.albert.config import read_json_object
+from engine.errors import ModelError
 from engine.tasks._common import (
     Cancel,
     Progress,
@@ -385,8 +386,8 @@ def is_squad2_model(model_dir: Path) -> bool:
     names = [model_dir.name]
     for name in ("albert-lens.json", "config.json"):
         try:
-            data = json.loads((model_dir / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_json_object(model_dir / name)
+        except ModelError:
             continue
         if isinstance(data, dict):
             names += [str(data.get("id", "")), str(data.get("_name_or_path", "")),

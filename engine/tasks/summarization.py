@@ -17,7 +17,8 @@ memory stays bounded and time grows linearly with its length. For a short summar
 eighth of a section) the sections hold rounds: each section's most central eligible sentences go
 on, and the last round, among at most `EXACT_SENTENCES` of them, is steps 3-4 as above (a
 sentence's score is its centrality in that round). A long summary (a large ratio) is each
-section's own summary, its share of the sentences in proportion to the section's length.
+section's own summary, its share of the sentences in proportion to the section's eligible
+sentences.
 
 Everything is deterministic: the same text and model give the same summary.
 """
@@ -183,10 +184,11 @@ def _most_central(vectors: np.ndarray, eligible: np.ndarray, count: int,
 def _summarize_by_sections(sentences: _SentenceVectors, eligible: np.ndarray, k: int,
                            opts: dict, cancel: Cancel) -> tuple[list[int], dict[int, float]]:
     """A long summary of a long document (a large ratio): each section's own summary, with the
-    summary's sentences shared among sections by their length."""
+    summary's sentences shared among sections by their eligible sentences."""
     n = len(sentences.ranges)
     sections = _sections(n, EXACT_SENTENCES)
-    quotas = _share(k, [b - a for a, b in sections])
+    # By eligible sentences, not length: a section of short ones cannot fill a share of its size.
+    quotas = _share(k, [int(eligible[a:b].sum()) for a, b in sections])
     picked: list[int] = []
     centrality: dict[int, float] = {}
     for (a, b), quota in zip(sections, quotas):

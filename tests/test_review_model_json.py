@@ -1,6 +1,7 @@
 """Review fixes: the JSON files of a model folder outside config.json (tokenizer config, store
 metadata, sentence-transformers layout) read without a traceback whatever they hold."""
 
+import json
 import shutil
 
 import pytest
@@ -54,3 +55,20 @@ def test_real_layout_still_read(folder):
     (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
     (folder / "sentence_bert_config.json").write_text('{"max_seq_length": 128}')
     assert embeddings.sentence_transformers_layout(folder) == (folder, "cls", 128)
+
+
+@pytest.mark.parametrize("where", ["../other", "ABSOLUTE"])
+def test_modules_json_cannot_point_outside_the_model_folder(folder, tmp_path, checkpoints, where):
+    other = shutil.copytree(checkpoints("encoder"), tmp_path / "other")
+    path = str(other) if where == "ABSOLUTE" else where
+    (folder / "modules.json").write_text(json.dumps([
+        {"type": "sentence_transformers.models.Transformer", "path": path},
+        {"type": "sentence_transformers.models.Pooling", "path": path}]))
+    assert embeddings.sentence_transformers_layout(folder) == (folder, "mean", None)
+
+
+def test_modules_json_inside_the_folder_is_followed(folder, checkpoints):
+    inner = shutil.copytree(checkpoints("encoder"), folder / "0_Transformer")
+    (folder / "modules.json").write_text(
+        '[{"type": "sentence_transformers.models.Transformer", "path": "0_Transformer"}]')
+    assert embeddings.sentence_transformers_layout(folder) == (inner, "mean", None)

@@ -34,6 +34,8 @@ def sentence_transformers_layout(folder: Path) -> tuple[Path, str, int | None]:
                 continue
             kind = str(module.get("type", ""))
             path = folder / str(module.get("path", ""))
+            if not path.resolve().is_relative_to(folder.resolve()):
+                continue  # "../x" or an absolute path: only the model's own folder is read
             if kind.endswith("Transformer") and (path / "config.json").is_file():
                 encoder = path
             elif kind.endswith("Pooling"):

@@ -14,19 +14,21 @@ def test_ruff_clean():
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
 
 
-def test_engine_never_imports_qt_or_app():
-    offenders = []
-    for path in (REPO / "engine").rglob("*.py"):
+def imported_modules(folder: Path):
+    """(file, module name) for every import statement under `folder`."""
+    for path in folder.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
             if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
+                for alias in node.names:
+                    yield path.relative_to(REPO), alias.name
             elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.relative_to(REPO)}: {n}" for n in names
-                          if n.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "shiboken6", "app")]
-    assert offenders == []
+                yield path.relative_to(REPO), node.module
 
+
+def test_engine_never_imports_qt_or_app():
+    offenders = [f"{path}: {name}" for path, name in imported_modules(REPO / "engine")
+                 if name.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "shiboken6", "app")]
+    assert offenders == []
 
 # The engine's insides that the app must reach only through engine's public modules.
 ENGINE_INTERNALS = ("engine.albert", "engine.runtime", "engine.tasks.sentences",
@@ -34,14 +36,6 @@ ENGINE_INTERNALS = ("engine.albert", "engine.runtime", "engine.tasks.sentences",
 
 
 def test_app_uses_only_the_engines_public_modules():
-    offenders = []
-    for path in (REPO / "app").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.relative_to(REPO)}: {n}" for n in names
-                          if any(n == m or n.startswith(m + ".") for m in ENGINE_INTERNALS)]
+    offenders = [f"{path}: {name}" for path, name in imported_modules(REPO / "app")
+                 if any(name == m or name.startswith(m + ".") for m in ENGINE_INTERNALS)]
     assert offenders == []

@@ -6,7 +6,6 @@ After every failure, nothing half-installed may remain.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import hashlib
 import json
@@ -28,10 +27,10 @@ from engine.errors import (
 )
 from engine.models import download as dl
 from engine.models import store
-from engine.models.cli import add_models_parser, run_models_command
 from engine.models.download import download_model
 from tests.checkpoint_factory import copy_checkpoint, edit_config
 from tests.fake_hub import FakeHub
+from tests.store_support import models_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -514,14 +513,6 @@ def test_huggingface_hub_itself_downloads_from_the_fake_hub(hub, checkpoints, tm
 
 
 # --- the command line ---------------------------------------------------------------------------
-def models_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="albert-lens")
-    add_models_parser(parser.add_subparsers(dest="command"))
-    code = run_models_command(parser.parse_args(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_download_shows_progress_and_installs(hub, checkpoints, capsys):
     repo = hub.add_repo("tester/tiny-qa", checkpoints("qa"))
     code, out, err = models_cli(["models", "download", "tester/tiny-qa", "--no-convert"], capsys)

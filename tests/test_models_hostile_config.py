@@ -7,7 +7,6 @@ installed and nothing converted.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -26,9 +25,9 @@ from engine.errors import (
     UnsupportedModelError,
 )
 from engine.models import store
-from engine.models.cli import add_models_parser, run_models_command
 from engine.models.importer import import_model
 from tests.checkpoint_factory import copy_checkpoint, edit_config, hf_model
+from tests.store_support import assert_nothing_installed, models_cli
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,24 +36,6 @@ pytestmark = pytest.mark.timeout(120)
 def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def assert_nothing_installed() -> None:
-    assert store.list_installed() == []
-    root = paths.models_dir()
-    if root.exists():
-        assert not [p for p in root.iterdir() if (p / store.METADATA_NAME).exists()]
-        assert not list(root.glob(".tmp-*"))
-    graphs = paths.graph_cache_dir()
-    assert not graphs.exists() or not list(graphs.glob("*.onnx"))
-
-
-def models_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="albert-lens")
-    add_models_parser(parser.add_subparsers(dest="command"))
-    code = run_models_command(parser.parse_args(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_raw_config(folder: Path, **changes) -> None:
@@ -132,7 +113,7 @@ def test_oversized_config_value_is_refused(checkpoints, tmp_path, field):
         import_model(folder, "ner", model_id="local/huge")
     message = str(info.value)
     assert str(folder / "config.json") in message and field in message and "\n" not in message
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
     with pytest.raises(ModelNotFoundError):  # it never became the default NER model
         store.default_model_dir("ner")
 
@@ -143,7 +124,7 @@ def test_million_layers_cli_is_one_line_and_installs_nothing(checkpoints, tmp_pa
     code, out, err = models_cli(["models", "import", str(folder), "--task", "ner"], capsys)
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "num_hidden_layers is 1,000,000" in err and "at most 48" in err
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
 
 
 def test_layers_times_inner_groups_is_bounded(checkpoints, tmp_path):
@@ -151,7 +132,7 @@ def test_layers_times_inner_groups_is_bounded(checkpoints, tmp_path):
     edit_config(folder, num_hidden_layers=48, inner_group_num=4)  # 192 layer runs
     with pytest.raises(UnsupportedModelError, match="at most 96 in all"):
         import_model(folder, "qa", model_id="local/nested")
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
 
 
 def test_graph_cost_is_checked_before_conversion(checkpoints, tmp_path, monkeypatch):
@@ -166,7 +147,7 @@ def test_graph_cost_is_checked_before_conversion(checkpoints, tmp_path, monkeypa
     monkeypatch.setattr(onnx_backend, "build_graph", never)
     with pytest.raises(UnsupportedModelError, match=r"graph of about 3\.\d GB.*up to 2\.0 GB"):
         import_model(folder, "qa", model_id="local/wide")
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
 
 
 def test_num_labels_without_id2label_reads_as_transformers(checkpoints, tmp_path):
@@ -188,7 +169,7 @@ def test_more_groups_than_the_weights_hold(checkpoints, tmp_path):
     edit_config(folder, num_hidden_groups=2)
     with pytest.raises(CorruptModelFileError, match="lacks the tensor"):
         import_model(folder, "qa", model_id="local/groups")
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
 
 
 def test_weights_far_larger_than_the_config_are_not_read(checkpoints, tmp_path, monkeypatch):
@@ -203,7 +184,7 @@ def test_weights_far_larger_than_the_config_are_not_read(checkpoints, tmp_path, 
     monkeypatch.setattr(importer, "read_state_dict", never)
     with pytest.raises(CorruptModelFileError, match="far more than the .* parameters"):
         import_model(folder, "qa", model_id="local/padded", convert=False)
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
 
 
 # --- values of the wrong kind -------------------------------------------------------------------
@@ -215,7 +196,7 @@ def test_bad_layer_norm_eps_is_refused_at_import(checkpoints, tmp_path, eps):
         import_model(folder, "qa", model_id="local/eps", convert=False)
     assert str(folder / "config.json") in str(info.value)
     assert "layer_norm_eps" in str(info.value)
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
 
 
 WRONG_KINDS = {
@@ -248,7 +229,7 @@ def test_config_values_of_the_wrong_kind(checkpoints, tmp_path, capsys, case):
     code, _out, err = models_cli(
         ["models", "import", str(folder), "--task", "sentiment", "--no-convert"], capsys)
     assert code == 1 and err.count("\n") == 1 and str(folder / "config.json") in err
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
 
 
 # --- the JSON reader ----------------------------------------------------------------------------
@@ -259,7 +240,7 @@ def test_deep_json_config_is_one_line(checkpoints, tmp_path, capsys):
         import_model(folder, "qa", model_id="local/deep", convert=False)
     code, _, err = models_cli(["models", "import", str(folder), "--task", "qa"], capsys)
     assert code == 1 and err.count("\n") == 1 and str(folder / "config.json") in err
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
 
 
 def test_deep_json_elsewhere_in_the_folder(checkpoints, tmp_path):
@@ -267,7 +248,7 @@ def test_deep_json_elsewhere_in_the_folder(checkpoints, tmp_path):
     (folder / "tokenizer_config.json").write_text("[" * 50_000 + "]" * 50_000)
     with pytest.raises(CorruptModelFileError, match="tokenizer_config.json nests deeper"):
         import_model(folder, "qa", model_id="local/tok", convert=False)
-    assert_nothing_installed()
+    assert_nothing_installed(graphs=True)
 
 
 def test_deep_json_in_the_store_is_ignored(checkpoints):

@@ -8,7 +8,6 @@ modes apply to it as to any user.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import hashlib
 import json
@@ -24,9 +23,9 @@ import engine.models
 from engine import paths
 from engine.errors import ModelError, ModelExistsError, StoreError
 from engine.models import store
-from engine.models.cli import add_models_parser, run_models_command
 from engine.models.importer import import_model
 from tests.checkpoint_factory import copy_checkpoint, edit_config
+from tests.store_support import assert_nothing_installed, models_cli
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -39,22 +38,6 @@ posix_modes = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file mod
 def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def assert_nothing_installed() -> None:
-    assert store.list_installed() == []
-    root = paths.models_dir()
-    if root.exists():
-        assert not [p for p in root.iterdir() if (p / store.METADATA_NAME).exists()]
-        assert not list(root.glob(".tmp-*"))
-
-
-def models_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="albert-lens")
-    add_models_parser(parser.add_subparsers(dest="command"))
-    code = run_models_command(parser.parse_args(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _drop_file_mode_override() -> None:

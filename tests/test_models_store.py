@@ -22,9 +22,10 @@ from engine.errors import (
     UnsupportedModelError,
 )
 from engine.models import catalog, store
-from engine.models.cli import add_models_parser, run_models_command
+from engine.models.cli import add_models_parser
 from engine.models.importer import import_model
 from tests.checkpoint_factory import copy_checkpoint, edit_config
+from tests.store_support import assert_nothing_installed, models_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,14 +34,6 @@ pytestmark = pytest.mark.timeout(60)
 def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def assert_nothing_installed() -> None:
-    assert store.list_installed() == []
-    root = paths.models_dir()
-    if root.exists():
-        assert not [p for p in root.iterdir() if (p / store.METADATA_NAME).exists()]
-        assert not list(root.glob(".tmp-*"))
 
 
 # --- catalog ------------------------------------------------------------------------------------
@@ -326,14 +319,6 @@ def test_catalog_models_come_first_for_their_task(checkpoints, tmp_path):
 
 
 # --- the command line ---------------------------------------------------------------------------
-def models_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="albert-lens")
-    add_models_parser(parser.add_subparsers(dest="command"))
-    code = run_models_command(parser.parse_args(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_list_empty_shows_the_catalog(capsys):
     code, out, err = models_cli(["models", "list"], capsys)
     assert code == 0 and err == ""

@@ -139,6 +139,21 @@ def make_two_column_pdf(path: Path, left: list[str], right: list[str], *,
     return path
 
 
+def pdf_file_bytes(objects: list[bytes]) -> bytes:
+    """A PDF file of these object bodies (numbered from 1, object 1 the catalog) with its xref."""
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return out
+
+
 def make_raw_pdf(path: Path, content: bytes, *, compressed: bool = True) -> Path:
     """A one-page PDF written byte by byte around the given page content stream."""
     objects = [
@@ -150,17 +165,7 @@ def make_raw_pdf(path: Path, content: bytes, *, compressed: bool = True) -> Path
                                            else b"") + content + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    path.write_bytes(out)
+    path.write_bytes(pdf_file_bytes(objects))
     return path
 
 

@@ -31,6 +31,7 @@ from engine.documents.errors import (
 )
 from engine.documents.model import TextBuilder
 from engine.errors import Cancelled
+from tests.document_factory import pdf_file_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
@@ -57,17 +58,7 @@ def raw_pdf(content_objects: list[bytes], *, extra: list[bytes] = (), pages: int
                        b"/Resources << /Font << /F1 3 0 R >> >> >>" % (5 + 2 * k))
         objects.append(content)
     objects.extend(extra)
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return out
+    return pdf_file_bytes(objects)
 
 
 def stream(data: bytes, entries: bytes = b"", eol: bytes = b"\n") -> bytes:

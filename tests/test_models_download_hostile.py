@@ -360,3 +360,26 @@ def test_readme_setup_says_how_to_import_a_folder():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     setup = readme.split("\n## ", 1)[0]  # the part above the first section
     assert "albert-lens models import DIR --task" in setup and "Import folder…" in setup
+
+
+def test_a_download_whose_graph_cannot_be_built_is_not_installed(hub, checkpoints, home,
+                                                                 monkeypatch):
+    hub.add_repo("tester/tiny-qa", checkpoints("qa"))
+    import engine.runtime.onnx_backend as backend
+
+    real = backend.converted_graph
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(backend, "converted_graph", disk_full)
+    with pytest.raises(Exception) as info:
+        fetch("tester/tiny-qa", convert=True)
+    assert "\n" not in str(info.value) and "space" in str(info.value).lower()
+    assert_nothing_installed(home)
+    # The files wait in staging: the next call installs without fetching them again.
+    fetched = len([r for r in hub.requests if "/resolve/" in r.path])
+    monkeypatch.setattr(backend, "converted_graph", real)
+    model = fetch("tester/tiny-qa", convert=True)
+    assert store.installed_model_dir("tester/tiny-qa") == model.path
+    assert len([r for r in hub.requests if "/resolve/" in r.path]) == fetched

@@ -51,7 +51,7 @@ from engine.models.importer import (
     CONFIG,
     check_config,
     check_model_folder,
-    preconvert,
+    convert_folder,
     shard_names,
     wanted_files,
 )
@@ -242,7 +242,8 @@ def download_model(
     "Downloading", "Installing", "Converting to ONNX"). `cancel()` is polled every 0.2 s, even
     while no byte arrives, on the calling thread, and raises DownloadCancelled (the partial files
     are kept: the next call resumes). With `convert`,
-    the ONNX graph is built and cached once installed (a cancel at that point skips it).
+    the ONNX graph is built and cached before the model is installed (a model whose graph cannot
+    be built is not installed; a cancel once every file is here skips the conversion).
     `token`: as huggingface_hub takes it (None: the stored login or HF_TOKEN). `retries` failed
     connections are resumed within this call, waiting `retry_wait` seconds, doubling each time.
     `timeout` is the connect and read timeout of each request; each file must arrive within
@@ -258,12 +259,8 @@ def download_model(
     run = _Download(repo_id, task, revision, progress, cancel, stage, token, endpoint, timeout,
                     max(0, int(retries)), max(0.0, float(retry_wait)))
     run.deadline_floor, run.min_speed = float(deadline_floor), float(min_speed)
-    model = run.execute()
-    # Installed by now: a cancel from here on only skips the conversion (done at first use then).
-    if convert and not (cancel is not None and cancel()):
-        run.say("Converting to ONNX")
-        preconvert(model)
-    return model
+    run.convert = bool(convert)
+    return run.execute()
 
 
 def _check_repo_id(repo_id: str) -> None:
@@ -296,6 +293,7 @@ class _Download:
         self.timeout = timeout
         self.retries = retries
         self.retry_wait = retry_wait
+        self.convert = True
         self.total = 0
         self.done_before = 0  # bytes of the files already complete
         self.file_done = 0  # bytes of the file in flight
@@ -814,6 +812,13 @@ class _Download:
                 moved = []
                 store.discard_partial_downloads(self.repo_id)
                 raise
+            # Converted before it is installed, so a model whose graph cannot be built (a full
+            # disk, too little memory) is never left installed; its files go back to staging and
+            # the next call resumes without downloading them again. Once every file is here, a
+            # cancel only skips the conversion (done at first use then).
+            if self.convert and not (self.cancel is not None and self.cancel()):
+                self.say("Converting to ONNX")
+                convert_folder(tmp, checked.task, checked.head)
             known = {f.name: f.sha256 for f in files if f.sha256 and f.name != CONFIG}
             try:
                 model = store.install_folder(

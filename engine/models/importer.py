@@ -335,11 +335,6 @@ def import_model(folder, task: str | None = None, model_id: str | None = None,
     return model
 
 
-def preconvert(model: store.InstalledModel) -> Path:
-    """Build and cache the model's fp32 ONNX graph now (the engine's one-time conversion)."""
-    return convert_folder(model.path, model.task, model.head)
-
-
 def convert_folder(folder: Path, task: str, head: str) -> Path:
     """Build and cache the fp32 graph of a checked folder; typed errors for disk and memory."""
     from engine.runtime.onnx_backend import converted_graph

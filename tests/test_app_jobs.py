@@ -66,6 +66,7 @@ def test_job_manager_runs_callbacks_on_the_ui_thread(qtbot):
     jobs.wait()
 
 
+@pytest.mark.timing
 def test_progress_and_cancel_from_the_status_bar(qtbot, home, doc):
     slow = SlowPipeline(seconds=20)
     w = make_window(qtbot, fake_factory({"ner": slow}))
@@ -147,6 +148,7 @@ def test_device_text_says_why_the_cpu_runs():
     assert explain_device("CPU", False, None, "auto") == "CPU (no GPU available to ONNX Runtime)"
 
 
+@pytest.mark.timing
 def test_event_loop_keeps_turning_while_an_analysis_runs(qtbot, home, doc):
     """The UI thread must never stall: a 10 ms timer keeps ticking within 100 ms."""
     slow = SlowPipeline(seconds=2.5, busy=True, then=FakeSentiment())
@@ -211,6 +213,7 @@ def _scroll_time(qtbot, view, steps: int = 20) -> float:
     return time.perf_counter() - started
 
 
+@pytest.mark.timing
 def test_scrolling_stays_smooth_beside_a_python_busy_job(qtbot, home, tmp_path):
     # Each paint calls back into Python (paintEvent, the entity list's data()) and must win
     # the GIL back from a job thread running Python; MainWindow shortens the switch interval

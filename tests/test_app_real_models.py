@@ -99,6 +99,7 @@ def test_ask_summary_and_sentiment_with_real_models(qtbot, window, doc, checkpoi
     assert len(window.sentiment_panel.chart.points) == len(sentiment.sentences) > 0
 
 
+@pytest.mark.timing
 def test_event_loop_turns_while_a_real_model_runs(qtbot, window, tmp_path):
     # First imports compile bytecode while holding the GIL (a fresh checkout has no .pyc):
     # a one-time cost of installing, not of analysing, so it is paid before measuring.

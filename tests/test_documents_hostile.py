@@ -406,6 +406,7 @@ CASES = [
 ]
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(("make", "expected", "seconds"), CASES,
                          ids=[make.__name__ for make, _, _ in CASES])
 def test_hostile_file(tmp_path, monkeypatch, make, expected, seconds):

@@ -506,6 +506,7 @@ def test_no_heavy_imports():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
 
 
+@pytest.mark.timing
 def test_long_document_is_fast(plain):
     ours, _ = plain
     base = "\n\n".join(_sample(p) for p in SAMPLES) if SAMPLES else _context()

@@ -147,7 +147,20 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo | str, budget: Budget
     return b"".join(chunks)
 
 
-class BoundedMemberReader:
+class _Closable:
+    """`with` closes it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class BoundedMemberReader(_Closable):
     """A member stream that charges every byte it returns to a `Budget`."""
 
     def __init__(self, stream, name: str, budget: Budget) -> None:
@@ -175,15 +188,9 @@ class BoundedMemberReader:
     def close(self) -> None:
         self._stream.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 # --- DOCX / EPUB packages ---------------------------------------------------------------------------
-class BoundedZip:
+class BoundedZip(_Closable):
     def __init__(self, path: Path, kind: str, max_decompressed_bytes: int,
                  max_entries: int) -> None:
         self.path = path
@@ -307,14 +314,8 @@ class BoundedZip:
         finally:
             self._file.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class _PackageReader:
+class _PackageReader(_Closable):
     """A package member's stream whose errors are already document errors."""
 
     def __init__(self, owner: BoundedZip, stream: BoundedMemberReader) -> None:
@@ -329,9 +330,3 @@ class _PackageReader:
 
     def close(self) -> None:
         self._stream.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -40,25 +40,29 @@ def converted_graph(model_dir: Path, config: AlbertConfig, head: str, precision:
     graph_cache.clean_stale_temps()  # what dead conversions left, whoever they were
     hashes = graph_cache.weight_hashes(model_dir, files)
     key = graph_cache.graph_key(hashes, model_dir / "config.json", head, "fp32", GRAPH_VERSION)
-    fp32_path = graph_cache.verified_graph(key, "fp32")
-    if fp32_path is None:
-        with graph_cache.conversion(key):
-            # Another process may have converted it while we waited for the lock.
-            fp32_path = graph_cache.verified_graph(key, "fp32")
-            if fp32_path is None:
-                weights = load_weights(model_dir, config, head)
-                data = build_graph(config, weights).SerializeToString()
-                del weights
-                fp32_path = graph_cache.store_graph(key, "fp32", data, hashes)
+
+    def build_fp32() -> Path:
+        weights = load_weights(model_dir, config, head)
+        data = build_graph(config, weights).SerializeToString()
+        del weights
+        return graph_cache.store_graph(key, "fp32", data, hashes)
+
+    fp32_path = _cached_graph(key, "fp32", build_fp32)
     if precision == "fp32":
         return fp32_path
-    int8_path = graph_cache.verified_graph(key, "int8")
-    if int8_path is None:
+    return _cached_graph(key, "int8", lambda: _quantize(key, fp32_path, hashes))
+
+
+def _cached_graph(key: str, precision: str, build) -> Path:
+    """The verified cached graph, or `build()` under the key's conversion lock."""
+    path = graph_cache.verified_graph(key, precision)
+    if path is None:
         with graph_cache.conversion(key):
-            int8_path = graph_cache.verified_graph(key, "int8")
-            if int8_path is None:
-                int8_path = _quantize(key, fp32_path, hashes)
-    return int8_path
+            # Another process may have converted it while we waited for the lock.
+            path = graph_cache.verified_graph(key, precision)
+            if path is None:
+                path = build()
+    return path
 
 
 def _quantize(key: str, fp32_path: Path, hashes: list[str]) -> Path:

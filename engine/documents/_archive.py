@@ -138,12 +138,13 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo | str, budget: Budget
                 ) -> bytes:
     """The whole member, read through `open_member` (same errors)."""
     with open_member(zf, info, budget) as stream:
-        chunks = []
-        while True:
-            chunk = stream.read(_READ)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        return _read_all(stream)
+
+
+def _read_all(stream) -> bytes:
+    chunks = []
+    while chunk := stream.read(_READ):
+        chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -283,13 +284,7 @@ class BoundedZip(_Closable):
 
     def read(self, name: str) -> bytes:
         with self.open(name) as stream:
-            chunks = []
-            while True:
-                chunk = stream.read(_READ)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        return b"".join(chunks)
+            return _read_all(stream)
 
     def translate(self, exc: ZipMemberError) -> Exception:
         """The document error a person should see for a member that cannot be read."""

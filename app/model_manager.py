@@ -429,7 +429,10 @@ class ModelManager(QDialog):
 
     def _download_failed(self, error: BaseException) -> None:
         self._download_finished()
-        self._error("Download failed", error)
+        # The engine names its command; in the window the same thing is a button here.
+        hint = (" Or use Import folder… in this dialog."
+                if "albert-lens models import" in str(error) else "")
+        self._error("Download failed", error, hint)
         # The row still shows the last stage ("…: contacting the hub"): say what happened.
         self.progress_label.setText(f"Download failed: {self.last_error}")
         self.progress_label.show()
@@ -537,8 +540,8 @@ class ModelManager(QDialog):
         self._selection_changed()
         return self.busy_job
 
-    def _error(self, title: str, error: BaseException) -> None:
-        self.last_error = str(error) or type(error).__name__
+    def _error(self, title: str, error: BaseException, hint: str = "") -> None:
+        self.last_error = (str(error) or type(error).__name__) + hint
         box = QMessageBox(QMessageBox.Icon.Warning, title, self.last_error,
                           QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)

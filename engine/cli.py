@@ -29,18 +29,25 @@ from collections.abc import Callable
 import engine
 from engine.errors import AlbertLensError, Cancelled, ModelNotFoundError
 from engine.report import check_spans, display_text, plain, results_report, to_json
+from engine.tasks.registry import TASKS, model_kind, task_spec, tasks_using
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a writer whose reader went away.
 EXIT_BROKEN_PIPE = 141
-ANALYZE_TASKS = ("qa", "ner", "sentiment", "summary", "all")
-# --task value -> engine task name, in the order `all` runs them.
-ENGINE_TASK = {"ner": "ner", "sentiment": "sentiment", "summary": "summarization",
-               "qa": "question-answering"}
-MODEL_KEYS = {"qa": "qa", "question-answering": "qa", "ner": "ner", "entities": "ner",
-              "token-classification": "ner", "sentiment": "sentiment",
-              "text-classification": "sentiment", "summary": "summary",
-              "summarization": "summary", "embeddings": "summary"}
+# --task values, in the order `all` runs them (the question-answering task only with a question).
+ANALYZE_TASKS = (*(spec.short for spec in TASKS), "all")
+
+
+def _task_short(name: str) -> str | None:
+    """The --task value a --model TASK= prefix means (any name of a task or its kind of model)."""
+    try:
+        return task_spec(name).short
+    except ValueError:
+        pass
+    try:
+        return tasks_using(model_kind(name).name)[0].short
+    except (ValueError, IndexError):
+        return None
 
 
 class UsageError(Exception):
@@ -254,8 +261,8 @@ def describe_error(exc: BaseException) -> str:
 # --- the work ------------------------------------------------------------------------------------
 def _task_list(args) -> list[str]:
     if args.task == "all":
-        tasks = ["ner", "sentiment", "summary"]
-        return tasks + (["qa"] if args.question else [])
+        return [spec.short for spec in TASKS
+                if spec.name != "question-answering" or args.question]
     if args.task == "qa" and not args.question:
         raise UsageError("--task qa needs a question: add --question \"...\"")
     return [args.task]
@@ -265,15 +272,15 @@ def _models(args, tasks: list[str]) -> dict[str, str | None]:
     chosen: dict[str, str | None] = dict.fromkeys(tasks)
     for value in args.model:
         key, sep, rest = value.partition("=")
-        if sep and key.strip().lower() in MODEL_KEYS:
-            task = MODEL_KEYS[key.strip().lower()]
+        task = _task_short(key) if sep else None
+        if task is not None:
             if task in chosen:
                 chosen[task] = rest
             continue
         if len(tasks) != 1:
             raise UsageError(
                 f"--model {value}: with several tasks say which one it is for, "
-                "e.g. --model ner=DIR (tasks: qa, ner, sentiment, summary)"
+                f"e.g. --model ner=DIR (tasks: {', '.join(ANALYZE_TASKS[:-1])})"
             )
         chosen[tasks[0]] = value
     if args.embedding_model and "summary" in chosen:
@@ -320,7 +327,7 @@ def analyze(args, err) -> tuple[dict | None, int]:
     for task in tasks:
         status.message(f"loading the {task} model…")
         try:
-            pipe = engine.pipeline(ENGINE_TASK[task], model=models[task], device=args.device,
+            pipe = engine.pipeline(task, model=models[task], device=args.device,
                                    precision=args.precision, **_pipeline_options(task, args))
         except (Cancelled, KeyboardInterrupt):
             raise

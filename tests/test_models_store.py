@@ -268,15 +268,14 @@ def test_default_model_error_says_how_to_get_one():
         store.default_model_dir("question-answering")
     assert str(info.value) == (
         "No question-answering model is installed. Install one with: albert-lens models "
-        "download twmkn9/albert-base-v2-squad2 (or open Models… in the app); without a "
-        "connection, import a model folder: albert-lens models import DIR --task qa, or "
-        "Import folder… in the app's Models dialog")
+        "download twmkn9/albert-base-v2-squad2; without a "
+        "connection, import a model folder: albert-lens models import DIR --task qa")
     with pytest.raises(ModelNotFoundError,
                        match="No summarization .*download sentence-transformers/paraphrase-albert"):
         store.default_model_dir("summarization")
     for task, model_id in (("ner", "ArBert/albert-base-v2-finetuned-ner"),
                            ("sentiment", "textattack/albert-base-v2-SST-2")):
-        with pytest.raises(ModelNotFoundError, match=f"download {model_id} "):
+        with pytest.raises(ModelNotFoundError, match=f"download {model_id};"):
             store.default_model_dir(task)
 
 

@@ -1,8 +1,7 @@
 """The model catalog: the Hub checkpoints the app offers, read from `resources/models.toml`.
 
 The catalog is data (see the comments in the TOML file for where each figure comes from); this
-module only reads it. It also owns the task vocabulary shared by the store, the downloader, the
-importer and the CLI: four model tasks, and the names users and pipelines call them by.
+module only reads it. The kinds of model and the names they go by are engine.tasks.registry's.
 """
 
 from __future__ import annotations
@@ -13,52 +12,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-# The kinds of model the store holds. Summarization and retrieval run on "embeddings" models.
-TASKS = ("question-answering", "ner", "sentiment", "embeddings")
+from engine.tasks.registry import MODEL_KIND_NAMES, model_kind
 
-# Every name a task goes by -> the model task it needs.
-TASK_ALIASES = {
-    "question-answering": "question-answering",
-    "qa": "question-answering",
-    "ner": "ner",
-    "entities": "ner",
-    "token-classification": "ner",
-    "sentiment": "sentiment",
-    "text-classification": "sentiment",
-    "embeddings": "embeddings",
-    "sentence-embeddings": "embeddings",
-    "summarization": "embeddings",
-    "summary": "embeddings",
-    "retrieval": "embeddings",
-}
-
-# The network head a model of each task must carry (embeddings accept any: the encoder is inside).
-HEAD_FOR_TASK = {
-    "question-answering": "qa",
-    "ner": "token",
-    "sentiment": "sequence",
-    "embeddings": "encoder",
-}
-TASK_FOR_HEAD = {head: task for task, head in HEAD_FOR_TASK.items()}
-
-# What the head of each task is called in messages.
-HEAD_NAMES = {
-    "qa": "a question-answering head (AlbertForQuestionAnswering)",
-    "token": "a token-classification head (AlbertForTokenClassification)",
-    "sequence": "a sequence-classification head (AlbertForSequenceClassification)",
-    "encoder": "no task head (AlbertModel)",
-}
+# The kinds of model the store holds, from the task registry. Summarization (and retrieval) run on
+# "embeddings" models.
+TASKS = MODEL_KIND_NAMES
 
 
 def canonical_task(task: str) -> str:
-    """The model task behind a task name ("summarization" -> "embeddings"); ValueError if unknown."""
-    key = str(task).strip().lower().replace("_", "-")
-    if key not in TASK_ALIASES:
-        raise ValueError(
-            f"Unknown task '{task}'. Known tasks: {', '.join(TASKS)} "
-            "(summarization and retrieval use embeddings models)."
-        )
-    return TASK_ALIASES[key]
+    """The kind of model a task name needs ("summarization" -> "embeddings"); ValueError if unknown.
+
+    Not the pipeline's name (engine.tasks.registry.task_spec(task).name).
+    """
+    return model_kind(task).name
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ import sys
 import time
 
 from engine.errors import AlbertLensError, DownloadCancelled, ModelExistsError
-from engine.models.catalog import TASK_ALIASES, TASKS, canonical_task, load_catalog
+from engine.models.catalog import TASKS, canonical_task, load_catalog
+from engine.tasks.registry import all_names
 
-TASK_CHOICES = sorted(TASK_ALIASES)
+TASK_CHOICES = all_names()
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130

@@ -56,6 +56,7 @@ from engine.models.importer import (
     wanted_files,
 )
 from engine.runtime.graph_cache import file_digest
+from engine.tasks.registry import tasks_using
 
 ProgressCallback = Callable[[int, int, str], None]  # (bytes done, bytes in all, file name)
 CancelCallback = Callable[[], bool]
@@ -76,9 +77,7 @@ DEADLINE_FLOOR = 120.0
 MIN_SPEED = 50_000
 TICK = 0.2  # how often cancel() and the deadline are looked at while bytes are awaited
 IMPORT_HINT = ("Without a connection, install a model from a folder instead: "
-               "albert-lens models import DIR --task {task}, or Import folder… in the app's "
-               "Models dialog.")
-_SHORT_TASK = {"question-answering": "qa", "embeddings": "summary"}  # as the CLI takes them
+               "albert-lens models import DIR --task {task}.")
 
 _REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_-])?"
 _REPO_ID = re.compile(rf"{_REPO_PART}/{_REPO_PART}")
@@ -307,7 +306,7 @@ class _Download:
             self.stage(text)
 
     def import_hint(self) -> str:
-        task = _SHORT_TASK.get(self.task, self.task) if self.task else "T"
+        task = tasks_using(self.task)[0].short if self.task else "T"
         return IMPORT_HINT.format(task=task)
 
     def check_cancel(self) -> None:

@@ -44,13 +44,8 @@ from engine.errors import (
     UnsupportedModelError,
 )
 from engine.models import store
-from engine.models.catalog import (
-    HEAD_FOR_TASK,
-    HEAD_NAMES,
-    TASK_FOR_HEAD,
-    canonical_task,
-    catalog_entry,
-)
+from engine.models.catalog import canonical_task, catalog_entry
+from engine.tasks.registry import model_kind, model_kind_for_head
 
 CONFIG = "config.json"
 SPIECE = "spiece.model"
@@ -145,7 +140,7 @@ def check_config(folder: Path, task: str | None) -> tuple[AlbertConfig, str | No
     if task is None:
         if head is None:
             return config, None
-        return config, TASK_FOR_HEAD[head]
+        return config, model_kind_for_head(head).name
     task = canonical_task(task)
     if head is not None:
         _check_head(head, task, folder)
@@ -153,11 +148,11 @@ def check_config(folder: Path, task: str | None) -> tuple[AlbertConfig, str | No
 
 
 def _check_head(head: str, task: str, folder: Path) -> None:
-    needed = HEAD_FOR_TASK[task]
+    needed = model_kind(task).head
     if task != "embeddings" and head != needed:
         raise UnsupportedModelError(
-            f"{folder} holds a checkpoint with {HEAD_NAMES[head]}; a {task} model needs "
-            f"{HEAD_NAMES[needed]}."
+            f"{folder} holds a checkpoint with {model_kind_for_head(head).head_description}; "
+            f"a {task} model needs {model_kind(task).head_description}."
         )
 
 
@@ -185,7 +180,7 @@ def check_model_folder(folder, task: str | None = None) -> CheckedModel:
         raise ModelError(f"Not enough memory to read the weights of {folder}.") from exc
     head = detect_head(config, tensors)
     if task is None:
-        task = TASK_FOR_HEAD[head]
+        task = model_kind_for_head(head).name
     _check_head(head, task, folder)
     if head in ("token", "sequence") and len(config.id2label) == 1:
         raise UnsupportedModelError(
@@ -237,7 +232,7 @@ def detect_task(model_dir) -> str | None:
     except (ModelError, OSError):
         return None
     head = config.default_head()
-    return TASK_FOR_HEAD[head] if head is not None else None
+    return model_kind_for_head(head).name if head is not None else None
 
 
 def _check_tokenizer(path: Path, config: AlbertConfig) -> None:

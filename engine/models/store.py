@@ -53,6 +53,7 @@ from engine.models.catalog import (
     load_catalog,
     recommended_model,
 )
+from engine.tasks.registry import tasks_using
 
 METADATA_NAME = "albert-lens.json"
 STATE_NAME = "store.json"
@@ -341,12 +342,12 @@ def default_model(task: str) -> InstalledModel:
     what = task if task == wanted else f"{task} ({wanted})"
     how = (f"albert-lens models download {entry.id}" if entry is not None
            else f"albert-lens models import DIR --task {wanted}")
-    short = {"question-answering": "qa", "embeddings": "summary"}.get(wanted, wanted)  # as typed
+    short = tasks_using(wanted)[0].short  # as the CLI takes it
     offline = ("" if entry is None else
                f"; without a connection, import a model folder: albert-lens models import DIR "
-               f"--task {short}, or Import folder… in the app's Models dialog")
+               f"--task {short}")
     raise ModelNotFoundError(
-        f"No {what} model is installed. Install one with: {how} (or open Models… in the app)"
+        f"No {what} model is installed. Install one with: {how}"
         f"{offline}"
     )
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.tasks.registry import TASK_NAMES as TASKS
+from engine.tasks.registry import TaskSpec, task_spec
 from engine.tasks.results import (
     Answer,
     Entity,
@@ -24,20 +26,6 @@ from engine.tasks.results import (
     to_dict,
 )
 
-TASK_ALIASES = {
-    "question-answering": "question-answering",
-    "qa": "question-answering",
-    "ner": "ner",
-    "token-classification": "ner",
-    "entities": "ner",
-    "sentiment": "sentiment",
-    "text-classification": "sentiment",
-    "sentiment-analysis": "sentiment",
-    "summarization": "summarization",
-    "summary": "summarization",
-}
-TASKS = ("question-answering", "ner", "sentiment", "summarization")
-
 
 def pipeline_task_name(task: str) -> str:
     """The pipeline behind a task name ("qa" -> "question-answering"); ValueError if unknown.
@@ -45,27 +33,12 @@ def pipeline_task_name(task: str) -> str:
     Not engine.models.catalog.canonical_task, which names the kind of model a task needs
     ("summarization" -> "embeddings").
     """
-    key = str(task).strip().lower().replace("_", "-")
-    if key not in TASK_ALIASES:
-        raise ValueError(
-            f"Unknown task {task!r}. Tasks: question-answering (qa), ner "
-            "(token-classification), sentiment (text-classification), summarization (summary)."
-        )
-    return TASK_ALIASES[key]
+    return task_spec(task).name
 
 
 def pipeline(task: str, model=None, device: str = "auto", **options: Any):
     """A task runner, loaded once and called many times."""
-    name = pipeline_task_name(task)
-    if name == "question-answering":
-        from engine.tasks.qa import QuestionAnsweringPipeline as cls
-    elif name == "ner":
-        from engine.tasks.ner import TokenClassificationPipeline as cls
-    elif name == "sentiment":
-        from engine.tasks.sentiment import TextClassificationPipeline as cls
-    else:
-        from engine.tasks.summarization import SummarizationPipeline as cls
-    return cls(model, device, **options)
+    return task_spec(task).pipeline_class()(model, device, **options)
 
 
 __all__ = [
@@ -76,7 +49,9 @@ __all__ = [
     "Sentiment",
     "Span",
     "Summary",
+    "TaskSpec",
     "pipeline",
     "pipeline_task_name",
+    "task_spec",
     "to_dict",
 ]

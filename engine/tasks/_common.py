@@ -13,44 +13,18 @@ from typing import Any
 import numpy as np
 
 from engine.albert.config import read_json_object
-from engine.errors import Cancelled, ModelError, ModelNotFoundError
+from engine.errors import Cancelled, ModelError
+from engine.tasks.registry import task_spec
 
 Progress = Callable[[int, int], None] | None
 Cancel = Callable[[], bool] | None
 
-# The task name the model store knows for each pipeline, and the catalog id to suggest.
-STORE_TASK = {
-    "question-answering": "question-answering",
-    "ner": "ner",
-    "sentiment": "sentiment",
-    "summarization": "summarization",
-}
-SUGGESTED = {
-    "question-answering": "twmkn9/albert-base-v2-squad2",
-    "ner": "ArBert/albert-base-v2-finetuned-ner",
-    "sentiment": "textattack/albert-base-v2-SST-2",
-    "summarization": "sentence-transformers/paraphrase-albert-small-v2",
-}
-
-
-def default_model_dir(task: str) -> Path:
-    """The installed default for `task`; ModelNotFoundError saying how to install one."""
-    try:
-        from engine.models.store import default_model_dir as store_default
-    except ImportError:
-        store_default = None
-    if store_default is not None:
-        return Path(store_default(STORE_TASK[task]))
-    raise ModelNotFoundError(
-        f"No {task} model is installed. Install one with: "
-        f"albert-lens models download {SUGGESTED[task]}"
-    )
-
-
 def resolve_model_dir(task: str, model) -> Path:
-    """A folder for `model` (a folder or an installed catalog id), or the task's default."""
+    """A folder for `model` (a folder or an installed id), or the store's default for the task."""
     if model is None:
-        return default_model_dir(task)
+        from engine.models.store import default_model_dir
+
+        return Path(default_model_dir(task_spec(task).name))
     from engine.runtime.model import resolve_model_dir as resolve
 
     return resolve(model)
@@ -125,7 +99,7 @@ def check_head(loaded: TaskModel, wanted: str, task: str) -> None:
         raise UnsupportedModelError(
             f"The model in {loaded.model_dir} has a '{loaded.model.head}' head; the {task} task "
             f"needs a '{wanted}' head. Choose a {task} model (for example "
-            f"{SUGGESTED[task]})."
+            f"{task_spec(task).suggested_model})."
         )
 
 

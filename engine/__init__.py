@@ -12,10 +12,13 @@ from engine.errors import AlbertLensError
 
 __version__ = "0.1.0"
 
+# The devices people choose between; engine.runtime.providers accepts a provider's name too.
+DEVICE_CHOICES = ("auto", "gpu", "cpu")
+
 if TYPE_CHECKING:  # pragma: no cover
     from engine.albert.tokenizer import AlbertTokenizer
     from engine.documents import Document
-    from engine.runtime.model import LoadedModel
+    from engine.runtime.loaded_model import LoadedModel
 
 
 def load_tokenizer(model_dir) -> AlbertTokenizer:
@@ -33,7 +36,7 @@ def load_model(
     head: str = "auto",
 ) -> LoadedModel:
     """A callable ALBERT network: numpy arrays in, dict of numpy arrays (HF output names) out."""
-    from engine.runtime.model import load_model as _load
+    from engine.runtime.loaded_model import load_model as _load
 
     return _load(model_dir, device=device, backend=backend, precision=precision, head=head)
 
@@ -67,6 +70,7 @@ def choose_device(device: str = "auto"):
 
 
 __all__ = [
+    "DEVICE_CHOICES",
     "AlbertLensError",
     "__version__",
     "choose_device",

@@ -110,7 +110,7 @@ def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
                    help="model folder or installed id; with --task all, TASK=MODEL (repeat)")
     p.add_argument("--embedding-model", metavar="DIR_OR_ID",
                    help="sentence-embedding model for the summary")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"),
+    p.add_argument("--device", default="auto", choices=engine.DEVICE_CHOICES,
                    help="where the models run (default: auto = a GPU when there is one)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "int8"))
     p.add_argument("--format", default="json", choices=("json", "text"), dest="output_format",

@@ -12,6 +12,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from engine import DEVICE_CHOICES
+
 CPU = "CPUExecutionProvider"
 GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
 PROVIDER_ALIASES = {
@@ -21,7 +23,8 @@ PROVIDER_ALIASES = {
     "directml": "DmlExecutionProvider",
     "coreml": "CoreMLExecutionProvider",
 }
-DEVICES = ("auto", "cpu", "gpu", *sorted(set(PROVIDER_ALIASES) - {"cpu"}))
+# What people choose between (engine.DEVICE_CHOICES), and a provider's own name.
+DEVICES = (*DEVICE_CHOICES, *sorted(set(PROVIDER_ALIASES) - {"cpu"}))
 FRIENDLY = {
     CPU: "CPU",
     "CUDAExecutionProvider": "NVIDIA GPU (CUDA)",

@@ -20,22 +20,16 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.tasks.registry import TASKS
+
 SCHEMA = "albert-lens/results"
 SCHEMA_VERSION = 1
-TASK_NAMES = ("ner", "qa", "summary", "sentiment")
+TASK_NAMES = tuple(spec.short for spec in TASKS)
 # The key each task's results live under.
-RESULT_KEYS = {"ner": "entities", "qa": "questions", "summary": "summary",
-               "sentiment": "sentiment"}
+RESULT_KEYS = {spec.short: spec.result_key for spec in TASKS}
 STATUSES = ("done", "failed", "skipped")
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def entity_type(label: str) -> str:
-    """The type of a tag: "B-PER" and "I-PER" are both "PER"."""
-    if len(label) > 2 and label[1] == "-" and label[0] in "BIES":
-        return label[2:]
-    return label
 
 
 def display_text(value: str) -> str:
@@ -104,7 +98,7 @@ def results_report(
     }
     if entities is not None:
         report["entities"] = [
-            {"label": e.label, "type": entity_type(e.label), "start": e.start, "end": e.end,
+            {"label": e.label, "type": e.type, "start": e.start, "end": e.end,
              "text": e.text, "score": e.score, "page": page(e.start)}
             for e in entities
         ]
@@ -119,9 +113,11 @@ def results_report(
     if sentiment is not None:
         report["sentiment"] = {
             "label": sentiment.label, "score": sentiment.score, "scores": dict(sentiment.scores),
+            "polarity": sentiment.polarity,
             "sentences": [
                 {"start": s.start, "end": s.end, "text": s.text, "label": s.label,
-                 "score": s.score, "scores": dict(s.scores), "page": page(s.start)}
+                 "score": s.score, "scores": dict(s.scores), "polarity": s.polarity,
+                 "page": page(s.start)}
                 for s in sentiment.sentences
             ],
         }
@@ -155,6 +151,7 @@ def _question(item, page) -> dict[str, Any]:
         "answers": [
             {"text": a.text, "start": a.start, "end": a.end, "score": a.score,
              "no_answer": bool(getattr(a, "no_answer", False)),
+             "context_start": a.context_start, "context_end": a.context_end,
              "page": None if getattr(a, "no_answer", False) else page(a.start)}
             for a in answers
         ],

@@ -93,13 +93,15 @@ def test_cli_json_has_the_documented_schema(sample, checkpoints, capsys):
     for q in report["questions"]:
         assert len(q["answers"]) == 2 and isinstance(q["no_answer"], bool)
         for a in q["answers"]:
-            assert set(a) == {"text", "start", "end", "score", "no_answer", "page"}
+            assert set(a) == {"text", "start", "end", "score", "no_answer", "context_start",
+                              "context_end", "page"}
     assert len(report["summary"]["sentences"]) == 3
     assert set(report["summary"]["sentences"][0]) == {"start", "end", "text", "score", "page"}
     s = report["sentiment"]
-    assert set(s) == {"label", "score", "scores", "sentences"}
+    assert set(s) == {"label", "score", "scores", "polarity", "sentences"}
     assert set(s["scores"]) == {"negative", "positive"}
-    assert set(s["sentences"][0]) == {"start", "end", "text", "label", "score", "scores", "page"}
+    assert set(s["sentences"][0]) == {"start", "end", "text", "label", "score", "scores",
+                                      "polarity", "page"}
     # The doc names every key this report holds.
     doc_text = (REPO / "docs" / "results-json.md").read_text(encoding="utf-8")
     for key in _keys(report):

@@ -46,6 +46,7 @@ from engine.tasks._common import (
     text_and_paragraphs,
     trim,
 )
+from engine.tasks.labels import entity_type
 from engine.tasks.qa import window_bounds
 from engine.tasks.results import Entity
 
@@ -107,7 +108,8 @@ class TokenClassificationPipeline(TaskPipeline):
                 continue
             a, b = trim(text, g["start"], g["end"])
             if a < b:
-                out.append(Entity(g["entity"], a, b, text[a:b], float(g["score"])))
+                out.append(Entity(g["entity"], a, b, text[a:b], float(g["score"]),
+                                  type=entity_type(g["entity"])))
         return out
 
     def token_probabilities(self, ids: list[int], progress: Progress = None,
@@ -246,6 +248,8 @@ def _aggregate_word(group: list[dict], strategy: str, labels: list[str]) -> dict
 
 
 def _tag(label: str) -> tuple[str, str]:
+    # transformers' get_tag, which decides grouping: only B-/I- prefixes count there (an E-/S-
+    # tag is a type of its own), unlike `entity_type`, the type a person is shown.
     if label.startswith("B-"):
         return "B", label[2:]
     if label.startswith("I-"):

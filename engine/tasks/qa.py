@@ -50,8 +50,9 @@ card says SQuAD 2.0), the answer is "no answer" if ``null - best_span_score > nu
 
 from __future__ import annotations
 
+import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,7 @@ from engine.tasks._common import (
 )
 from engine.tasks.results import Answer
 from engine.tasks.retrieval import PassageIndex, passage_index
+from engine.tasks.sentences import split_sentences
 
 TASK = "question-answering"
 PASSAGE_WORDS = (40, 120)
@@ -207,7 +209,8 @@ class QuestionAnsweringPipeline(TaskPipeline):
         outputs = self.model.run_sequences(windows, outputs=["start_logits", "end_logits"],
                                            max_batch_tokens=self.max_batch_tokens,
                                            progress=progress, cancel=cancel)
-        return self._decode(text, toks, windows, outputs, opts)
+        answers = self._decode(text, toks, windows, outputs, opts)
+        return with_contexts(text, text_and_paragraphs(context)[1], answers)
 
     def _retrieved_bounds(self, index: PassageIndex, toks: ContextTokens, question: str,
                           width: int, opts: dict) -> list[tuple[int, int]]:
@@ -289,6 +292,33 @@ class QuestionAnsweringPipeline(TaskPipeline):
                 answers.insert(pos, null_answer)
             answers = answers[:top_k]
         return answers
+
+
+def with_contexts(text: str, paragraphs: list[tuple[int, int]] | None,
+                  answers: list[Answer]) -> list[Answer]:
+    """Each answer with the sentence (or sentences) around it, by the engine's splitter.
+
+    The context runs from the start of the sentence holding the answer's first character to
+    the end of the one holding its last; it never cuts the answer itself (an answer that starts
+    before the first sentence, in a heading's markup say, keeps its own start).
+    """
+    if all(a.no_answer for a in answers):
+        return answers
+    ranges = split_sentences(text, paragraphs)
+    starts = [a for a, _ in ranges]
+    out = []
+    for answer in answers:
+        if answer.no_answer:
+            out.append(answer)
+            continue
+        if not ranges:
+            out.append(replace(answer, context_start=answer.start, context_end=answer.end))
+            continue
+        first = max(0, bisect.bisect_right(starts, answer.start) - 1)
+        last = max(first, bisect.bisect_right(starts, max(answer.start, answer.end - 1)) - 1)
+        out.append(replace(answer, context_start=min(ranges[first][0], answer.start),
+                           context_end=max(ranges[last][1], answer.end)))
+    return out
 
 
 def band_scores(start: np.ndarray, end: np.ndarray, max_answer_len: int) -> np.ndarray:

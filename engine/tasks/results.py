@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from engine.tasks.labels import entity_type, polarity
+
 
 @dataclass(frozen=True)
 class Span:
@@ -20,42 +22,72 @@ class Span:
 @dataclass(frozen=True)
 class Answer:
     """An answer to a question. `no_answer` is True when the model says the text has none
-    (SQuAD 2.0 models); then `text` is "" and `start == end == 0`."""
+    (SQuAD 2.0 models); then `text` is "" and `start == end == 0`.
+
+    `context_start:context_end` is the sentence (or sentences) around the answer, by the
+    engine's sentence splitter; it always contains `start:end`; 0, 0 for a no-answer."""
 
     text: str
     start: int
     end: int
     score: float
     no_answer: bool = False
+    context_start: int = 0
+    context_end: int = 0
 
 
 @dataclass(frozen=True)
 class Entity:
+    """`label` is the model's ("B-PER" with aggregation "none", else "PER"); `type` is the
+    entity type without a B-/I-/E-/S- prefix ("PER"), worked out from the label when not given."""
+
     label: str
     start: int
     end: int
     text: str
     score: float
+    type: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.type:
+            object.__setattr__(self, "type", entity_type(self.label))
 
 
 @dataclass(frozen=True)
 class SentenceSentiment:
+    """One sentence's label and probabilities; `polarity` as `Sentiment.polarity`."""
+
     start: int
     end: int
     text: str
     label: str
     score: float
     scores: dict[str, float] = field(default_factory=dict)
+    polarity: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.polarity is None:
+            object.__setattr__(self, "polarity",
+                               float(polarity(self.label, self.score, self.scores)))
 
 
 @dataclass(frozen=True)
 class Sentiment:
-    """The document's label and probabilities; `sentences` drive the app's sentiment view."""
+    """The document's label and probabilities; `sentences` drive the app's sentiment view.
+
+    `polarity` is -1 (negative) … +1 (positive) whatever the model's labels are called
+    (`engine.tasks.labels.polarity`), worked out from the labels when not given."""
 
     label: str
     score: float
     scores: dict[str, float] = field(default_factory=dict)
     sentences: list[SentenceSentiment] = field(default_factory=list)
+    polarity: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.polarity is None:
+            object.__setattr__(self, "polarity",
+                               float(polarity(self.label, self.score, self.scores)))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from engine.tasks._common import (
     softmax,
     text_and_paragraphs,
 )
+from engine.tasks.labels import polarity
 from engine.tasks.results import SentenceSentiment, Sentiment
 from engine.tasks.sentences import split_sentences
 
@@ -108,10 +109,13 @@ class TextClassificationPipeline(TaskPipeline):
         if want_sentences:
             for (a, b), p in zip(ranges, sent_probs):
                 k = int(np.argmax(p))
-                per_sentence.append(SentenceSentiment(a, b, text[a:b], self.labels[k],
-                                                      float(p[k]), self._scores(p)))
+                label, scores = self.labels[k], self._scores(p)
+                per_sentence.append(SentenceSentiment(a, b, text[a:b], label, float(p[k]), scores,
+                                                      polarity(label, float(p[k]), scores)))
         k = int(np.argmax(doc))
-        return Sentiment(self.labels[k], float(doc[k]), self._scores(doc), per_sentence)
+        label, scores = self.labels[k], self._scores(doc)
+        return Sentiment(label, float(doc[k]), scores, per_sentence,
+                         polarity(label, float(doc[k]), scores))
 
     def classify(self, texts: list[str], progress: Progress = None,
                  cancel: Cancel = None) -> list[dict[str, float]]:

@@ -228,7 +228,7 @@ def test_pdf_needing_too_much_memory_is_refused_and_the_process_survives(tmp_pat
     assert proc.returncode == 0, f"the process died: {proc.returncode} {proc.stderr[-2000:]}"
     kind, message = proc.stdout.splitlines()[:2]
     assert kind == "FileTooLargeError", proc.stdout
-    assert message.startswith('"heavy.pdf": this PDF needs more than 1 GiB of memory to read; '
+    assert message.startswith('"heavy.pdf": this PDF needs more than 1 GB of memory to read; '
                               "it was refused"), message
 
 

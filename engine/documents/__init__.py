@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.documents import sniff as _sniff
 from engine.documents._context import LoadContext, LoadOptions
-from engine.documents._files import FileInfo, human_size, inspect_file, read_bytes
+from engine.documents._files import FileInfo, inspect_file, read_bytes
 from engine.documents.errors import (
     ArchiveBombError,
     CorruptDocumentError,
@@ -36,6 +36,7 @@ from engine.documents.model import (
     TextRange,
 )
 from engine.documents.text import codec_name, decode_text
+from engine.sizes import format_size
 
 FORMAT_NAMES = {
     "text": "plain text", "markdown": "Markdown", "html": "HTML", "pdf": "PDF",
@@ -160,7 +161,7 @@ def _check_file_size(ctx: LoadContext, fmt: str) -> None:
     info, limit = ctx.info, ctx.options.max_file_bytes
     if info.size > limit:
         raise FileTooLargeError(
-            f'"{info.name}" is {human_size(info.size)}, above the {human_size(limit)} limit for '
+            f'"{info.name}" is {format_size(info.size)}, above the {format_size(limit)} limit for '
             f"{fmt.upper()} files. Split it into smaller files, or raise the limit "
             "(max_file_bytes).", info.path)
 

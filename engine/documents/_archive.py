@@ -22,13 +22,14 @@ import zlib
 from pathlib import Path
 from typing import Self
 
-from engine.documents._files import human_size, open_binary
+from engine.documents._files import open_binary
 from engine.documents.errors import (
     ArchiveBombError,
     CorruptDocumentError,
     EncryptedDocumentError,
     UnsupportedFormatError,
 )
+from engine.sizes import format_size
 
 _EOCD = struct.Struct("<4s4H2LH")
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
@@ -74,7 +75,7 @@ class MemberTooLargeError(ZipMemberError):
 
     def __init__(self, member: str, unpacked: int) -> None:
         super().__init__(f"the part {member} unpacks to more than allowed "
-                         f"({human_size(unpacked)} or more)", member)
+                         f"({format_size(unpacked)} or more)", member)
         self.unpacked = unpacked
 
 
@@ -227,8 +228,8 @@ class BoundedZip(_Closable):
 
     def bomb(self, size: int) -> ArchiveBombError:
         return ArchiveBombError(
-            f'"{self.path.name}" would unpack to {human_size(size)}, above the '
-            f"{human_size(self.limit)} limit for a {self.kind}. It may be a zip bomb; it was not "
+            f'"{self.path.name}" would unpack to {format_size(size)}, above the '
+            f"{format_size(self.limit)} limit for a {self.kind}. It may be a zip bomb; it was not "
             "unpacked. If it is genuine, raise max_decompressed_bytes.", self.path)
 
     # --- reading ----------------------------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from engine.documents._files import FileInfo, human_size, read_bytes
+from engine.documents._files import FileInfo, read_bytes
 from engine.documents.errors import FileTooLargeError
 from engine.documents.model import TextBuilder
+from engine.sizes import format_size
 
 MB = 1024 * 1024
 
@@ -80,8 +81,8 @@ class LoadContext:
             size = max(size, len(data))
         if not self.options.truncate:
             raise FileTooLargeError(
-                f'"{self.name}" is {human_size(size)}, above the {human_size(limit)} limit for '
+                f'"{self.name}" is {format_size(size)}, above the {format_size(limit)} limit for '
                 "text documents. Split it into smaller files, or load only its beginning.",
                 self.path)
-        self.warn(f"only the first {human_size(limit)} of {human_size(size)} were loaded")
+        self.warn(f"only the first {format_size(limit)} of {format_size(size)} were loaded")
         return read_bytes(self.path, limit), True

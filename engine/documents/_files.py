@@ -28,16 +28,6 @@ class FileInfo:
         return self.path.name or str(self.path)
 
 
-def human_size(n: int) -> str:
-    value = float(n)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            if unit == "bytes":
-                return f"{int(value)} bytes"
-            return f"{value:.1f} {unit}".replace(".0 ", " ")
-        value /= 1024
-    return f"{n} bytes"  # pragma: no cover
-
 
 def _unreadable(path: Path, why: str) -> FileUnreadableError:
     return FileUnreadableError(f'"{path.name or path}" {why}', path)

@@ -28,7 +28,6 @@ import time
 from array import array
 from functools import lru_cache
 
-from engine.documents._files import human_size
 from engine.documents.html import extract_html
 from engine.documents.model import PLAIN, ParagraphKind
 from engine.documents.text import (
@@ -37,6 +36,7 @@ from engine.documents.text import (
     plain_text_spans,
     read_decoded,
 )
+from engine.sizes import format_size
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FM_TITLE = re.compile(r"^title\s*:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
@@ -388,7 +388,7 @@ def load_markdown(ctx) -> None:
     builder = ctx.builder
     if len(text) - body_start > limit:
         ctx.warn(f"the Markdown file is too large to format "
-                 f"({human_size(len(text) - body_start)} of text, above {human_size(limit)}); "
+                 f"({format_size(len(text) - body_start)} of text, above {format_size(limit)}); "
                  "it is read as plain text")
         ctx.title = fm_title or ctx.path.stem
         builder.set_text(text, plain_text_spans(text, body_start, limit=builder.max_paragraphs))

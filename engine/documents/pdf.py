@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median
 
-from engine.documents._files import human_size
 from engine.documents._sandbox import ChildFailed, Limits, Sandbox
 from engine.documents.errors import (
     ArchiveBombError,
@@ -42,6 +41,7 @@ from engine.documents.errors import (
     NoTextLayerError,
 )
 from engine.documents.model import TextLimitReached
+from engine.sizes import format_size
 
 _LINE = re.compile(r"[^\r\n]+")
 _DIGITS = re.compile(r"\d+")
@@ -726,9 +726,6 @@ class _Collector:
             raise _Enough
 
 
-def _gib(n: int) -> str:
-    return f"{n / 1024 ** 3:g} GiB" if n >= 1024 ** 3 else human_size(n)
-
 
 def load_pdf(ctx) -> None:
     started = time.monotonic()
@@ -737,7 +734,7 @@ def load_pdf(ctx) -> None:
     if inflated > limit:
         raise ArchiveBombError(
             f'"{ctx.name}" holds compressed page content that would unpack to more than '
-            f"{human_size(limit)}. It may be a decompression bomb; it was not opened. If it is "
+            f"{format_size(limit)}. It may be a decompression bomb; it was not opened. If it is "
             "genuine, raise max_decompressed_bytes.", ctx.path)
     collect = _Collector(ctx)
     args = (str(ctx.path), ctx.options.password, ctx.options.max_pages, ctx.options.truncate)
@@ -753,7 +750,7 @@ def load_pdf(ctx) -> None:
             _read_here(ctx, collect, args, failure.detail)
         elif failure.kind == "memory":
             raise FileTooLargeError(
-                f'"{ctx.name}": this PDF needs more than {_gib(READ_MEMORY_BYTES)} of memory '
+                f'"{ctx.name}": this PDF needs more than {format_size(READ_MEMORY_BYTES)} of memory '
                 "to read; it was refused (it may be built to exhaust readers).",
                 ctx.path) from None
         elif failure.kind == "time":

@@ -56,6 +56,7 @@ from engine.models.importer import (
     wanted_files,
 )
 from engine.runtime.graph_cache import file_digest
+from engine.sizes import format_size
 from engine.tasks.registry import tasks_using
 
 ProgressCallback = Callable[[int, int, str], None]  # (bytes done, bytes in all, file name)
@@ -449,7 +450,7 @@ class _Download:
         if type(size) is not int or not 0 <= size <= cap:
             raise DownloadError(
                 f"The Hub lists no usable size for {what} ({_shown(size)}; expected a whole "
-                f"number of bytes up to {store.format_size(cap)}); nothing was downloaded. "
+                f"number of bytes up to {format_size(cap)}); nothing was downloaded. "
                 "Try again later.")
         if item.lfs_size is not None and item.lfs_size != size:
             raise DownloadError(
@@ -647,7 +648,7 @@ class _Download:
     def _too_slow(self, item: _RemoteFile) -> str:
         limit = file_deadline(item.size, self.deadline_floor, self.min_speed)
         return (f"Downloading {item.name} of {self.repo_id} took more than {limit:.0f} seconds "
-                f"({store.format_size(item.size)}): the connection is too slow or stalled. "
+                f"({format_size(item.size)}): the connection is too slow or stalled. "
                 "What arrived is kept: run it again to resume.")
 
     def _overran(self, part: Path, item: _RemoteFile) -> DownloadError:
@@ -964,8 +965,8 @@ def _git_blob_sha1(path: Path) -> str:
 
 
 def _no_space(where: Path, needed: int, free: int | None) -> str:
-    have = f", {store.format_size(free)} free" if free is not None else ""
-    return (f"Not enough disk space in {where}: the download needs about {store.format_size(needed)}"
+    have = f", {format_size(free)} free" if free is not None else ""
+    return (f"Not enough disk space in {where}: the download needs about {format_size(needed)}"
             f"{have}. Free some space, or set ALBERT_LENS_HOME to a folder on a larger disk.")
 
 

@@ -45,6 +45,7 @@ from engine.errors import (
 )
 from engine.models import store
 from engine.models.catalog import canonical_task, catalog_entry
+from engine.sizes import format_size
 from engine.tasks.registry import model_kind, model_kind_for_head
 
 CONFIG = "config.json"
@@ -215,7 +216,7 @@ def _check_weight_bytes(folder: Path, config: AlbertConfig) -> None:
     if total > most:
         raise CorruptModelFileError(
             f"{files[0] if len(files) == 1 else 'The weights in ' + str(folder)} holds "
-            f"{store.format_size(total)}, far more than the {params:,} parameters of its "
+            f"{format_size(total)}, far more than the {params:,} parameters of its "
             "config.json need: the weights do not belong to this config.")
 
 
@@ -347,7 +348,7 @@ def convert_folder(folder: Path, task: str, head: str) -> Path:
     except MemoryError as exc:
         raise ModelError(
             f"Not enough memory to convert {folder} (its graph takes about "
-            f"{store.format_size(config.graph_bytes())}). Close other programs and try again."
+            f"{format_size(config.graph_bytes())}). Close other programs and try again."
         ) from exc
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
@@ -358,6 +359,6 @@ def convert_folder(folder: Path, task: str, head: str) -> Path:
 
 
 def _no_space_message(root: Path, needed: int, free: int | None) -> str:
-    have = f" ({store.format_size(free)} free)" if free is not None else ""
-    return (f"Not enough disk space in {root}: the model needs about {store.format_size(needed)}"
+    have = f" ({format_size(free)} free)" if free is not None else ""
+    return (f"Not enough disk space in {root}: the model needs about {format_size(needed)}"
             f"{have}. Free some space, or set ALBERT_LENS_HOME to a folder on a larger disk.")

@@ -109,14 +109,6 @@ class InstalledModel:
         }
 
 
-def format_size(nbytes: int) -> str:
-    """'340 kB', '46.7 MB', '1.2 GB'."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if nbytes >= scale:
-            value = nbytes / scale
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-    return f"{nbytes} bytes"
-
 
 
 # --- locations ----------------------------------------------------------------------------------
@@ -447,9 +439,10 @@ def discard_partial_downloads(model_id: str) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    from engine.runtime.graph_cache import file_digest
+    # The graph cache's memoised hash: the conversion just before hashed these very files.
+    from engine.runtime.graph_cache import file_sha256 as memoised
 
-    return file_digest(path)
+    return memoised(path)
 
 
 def apply_label_map(folder: Path, label_map: dict[str, str]) -> dict[str, str] | None:

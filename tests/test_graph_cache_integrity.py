@@ -130,8 +130,8 @@ def test_good_graph_is_reused_and_rehashed_only_when_touched(fresh_home, model_d
     graph = graph_of(model_dir)
     no_rebuild(monkeypatch)
     hashed = []
-    real = graph_cache._sha256_of
-    monkeypatch.setattr(graph_cache, "_sha256_of", lambda p: hashed.append(p) or real(p))
+    real = graph_cache.file_digest
+    monkeypatch.setattr(graph_cache, "file_digest", lambda p: hashed.append(p) or real(p))
     assert graph_of(model_dir) == graph
     assert hashed == []  # untouched since it was written and verified
     # Written to in place with its old size and mtime put back: checked again (and still good).

@@ -78,7 +78,7 @@ def test_cpu_failure_is_not_hidden(checkpoints):
 
 
 def test_int8_on_gpu_request_runs_on_cpu_with_reason(checkpoints, monkeypatch):
-    from engine.runtime import model as model_module
+    from engine.runtime import loaded_model as model_module
 
     monkeypatch.setattr(model_module, "choose_provider", lambda device: DeviceChoice(device, CUDA))
     m = engine.load_model(checkpoints("sequence"), device="gpu", precision="int8")

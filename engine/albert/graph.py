@@ -2,7 +2,9 @@
 
 The encoder uses ONNX Runtime's fused operators (com.microsoft Attention, SkipLayerNormalization,
 BiasGelu / FastGelu): they carry most of the speed on CPU and GPU alike. Layers that ALBERT shares
-refer to the same initializers, so each shared weight is stored once in the file.
+refer to the same initializers, so each shared weight is stored once in the file. Initializers
+carry the checkpoint's own names (`encoder.albert_layer_groups.0.albert_layers.0.ffn.weight`);
+the one tensor it lacks is each layer's fused `attention.qkv`.
 """
 
 from __future__ import annotations
@@ -12,19 +14,13 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from engine.albert.config import AlbertConfig
-from engine.albert.weights import AlbertWeights, LayerWeights
+from engine.albert.outputs import POOLER_OUTPUT
+from engine.albert.weights import AlbertWeights, layer_prefix
 
 # Bump when the graph changes shape or semantics: it is part of the cache key.
-GRAPH_VERSION = 4
+GRAPH_VERSION = 5
 ONNX_OPSET = 17
 MS_DOMAIN = "com.microsoft"
-
-OUTPUTS_OF_HEAD = {
-    "encoder": ("last_hidden_state", "pooler_output"),
-    "qa": ("start_logits", "end_logits", "last_hidden_state"),
-    "token": ("logits", "last_hidden_state"),
-    "sequence": ("logits", "pooler_output", "last_hidden_state"),
-}
 
 
 class _GraphWriter:
@@ -43,6 +39,11 @@ class _GraphWriter:
         self.initializers.append(numpy_helper.from_array(array, name))
         return name
 
+    def param(self, weights: AlbertWeights, name: str, transpose: bool = False) -> str:
+        """A checkpoint tensor under its own name; `transpose`: a Linear weight (out, in) stored
+        as (in, out), the right-hand side of a MatMul."""
+        return self.const(name, weights[name].T if transpose else weights[name])
+
     def op(self, op_type: str, inputs: list[str], name: str, n_out: int = 1,
            domain: str = "", **attrs) -> str | list[str]:
         self._count += 1
@@ -53,24 +54,19 @@ class _GraphWriter:
         return outputs[0] if n_out == 1 else outputs
 
 
-def _layer_initializers(w: _GraphWriter, prefix: str, layer: LayerWeights) -> dict[str, str]:
-    """Initializers of one shared layer, laid out for the fused operators."""
-    qkv_w = np.concatenate([layer.query_w.T, layer.key_w.T, layer.value_w.T], axis=1)
-    qkv_b = np.concatenate([layer.query_b, layer.key_b, layer.value_b])
-    return {
-        "qkv_w": w.const(f"{prefix}.attention.qkv.weight", qkv_w),
-        "qkv_b": w.const(f"{prefix}.attention.qkv.bias", qkv_b),
-        "out_w": w.const(f"{prefix}.attention.dense.weight", layer.attn_out_w.T),
-        "out_b": w.const(f"{prefix}.attention.dense.bias", layer.attn_out_b),
-        "attn_ln_w": w.const(f"{prefix}.attention.LayerNorm.weight", layer.attn_ln_w),
-        "attn_ln_b": w.const(f"{prefix}.attention.LayerNorm.bias", layer.attn_ln_b),
-        "ffn_w": w.const(f"{prefix}.ffn.weight", layer.ffn_w.T),
-        "ffn_b": w.const(f"{prefix}.ffn.bias", layer.ffn_b),
-        "ffn_out_w": w.const(f"{prefix}.ffn_output.weight", layer.ffn_out_w.T),
-        "ffn_out_b": w.const(f"{prefix}.ffn_output.bias", layer.ffn_out_b),
-        "out_ln_w": w.const(f"{prefix}.full_layer_layer_norm.weight", layer.out_ln_w),
-        "out_ln_b": w.const(f"{prefix}.full_layer_layer_norm.bias", layer.out_ln_b),
-    }
+def _layer_initializers(w: _GraphWriter, weights: AlbertWeights, prefix: str) -> None:
+    """Initializers of one shared layer, under the checkpoint's names, laid out for the fused
+    operators: query, key and value concatenated into `attention.qkv` for Attention."""
+    parts = [f"{prefix}attention.{name}" for name in ("query", "key", "value")]
+    w.const(f"{prefix}attention.qkv.weight",
+            np.concatenate([weights[f"{p}.weight"].T for p in parts], axis=1))
+    w.const(f"{prefix}attention.qkv.bias", np.concatenate([weights[f"{p}.bias"] for p in parts]))
+    for module in ("attention.dense", "ffn", "ffn_output"):
+        w.param(weights, f"{prefix}{module}.weight", transpose=True)
+        w.param(weights, f"{prefix}{module}.bias")
+    for norm in ("attention.LayerNorm", "full_layer_layer_norm"):
+        w.param(weights, f"{prefix}{norm}.weight")
+        w.param(weights, f"{prefix}{norm}.bias")
 
 
 def _activation(w: _GraphWriter, x: str, bias: str, kind: str, name: str) -> str:
@@ -86,75 +82,76 @@ def _activation(w: _GraphWriter, x: str, bias: str, kind: str, name: str) -> str
     raise ValueError(f"unknown activation {kind}")
 
 
-def _layer(w: _GraphWriter, hidden: str, mask: str, p: dict[str, str],
-           config: AlbertConfig, name: str) -> str:
+def _layer(w: _GraphWriter, hidden: str, mask: str, p: str, config: AlbertConfig,
+           name: str) -> str:
+    """One application of the shared layer whose initializers are named under prefix `p`."""
     eps = float(config.layer_norm_eps)
-    context = w.op("Attention", [hidden, p["qkv_w"], p["qkv_b"], mask], f"{name}/attention",
-                   domain=MS_DOMAIN, num_heads=config.num_attention_heads)
-    projected = w.op("MatMul", [context, p["out_w"]], f"{name}/attention_dense")
+    context = w.op("Attention", [hidden, f"{p}attention.qkv.weight", f"{p}attention.qkv.bias",
+                                 mask], f"{name}/attention", domain=MS_DOMAIN,
+                   num_heads=config.num_attention_heads)
+    projected = w.op("MatMul", [context, f"{p}attention.dense.weight"], f"{name}/attention_dense")
     attended = w.op("SkipLayerNormalization",
-                    [projected, hidden, p["attn_ln_w"], p["attn_ln_b"], p["out_b"]],
+                    [projected, hidden, f"{p}attention.LayerNorm.weight",
+                     f"{p}attention.LayerNorm.bias", f"{p}attention.dense.bias"],
                     f"{name}/attention_norm", domain=MS_DOMAIN, epsilon=eps)
-    inner = w.op("MatMul", [attended, p["ffn_w"]], f"{name}/ffn")
-    activated = _activation(w, inner, p["ffn_b"], config.activation, f"{name}/act")
-    out = w.op("MatMul", [activated, p["ffn_out_w"]], f"{name}/ffn_output")
+    inner = w.op("MatMul", [attended, f"{p}ffn.weight"], f"{name}/ffn")
+    activated = _activation(w, inner, f"{p}ffn.bias", config.activation, f"{name}/act")
+    out = w.op("MatMul", [activated, f"{p}ffn_output.weight"], f"{name}/ffn_output")
     return w.op("SkipLayerNormalization",
-                [out, attended, p["out_ln_w"], p["out_ln_b"], p["ffn_out_b"]],
+                [out, attended, f"{p}full_layer_layer_norm.weight",
+                 f"{p}full_layer_layer_norm.bias", f"{p}ffn_output.bias"],
                 f"{name}/output_norm", domain=MS_DOMAIN, epsilon=eps)
 
 
-def build_graph(config: AlbertConfig, weights: AlbertWeights,
-                outputs: tuple[str, ...] | None = None) -> onnx.ModelProto:
+def build_graph(config: AlbertConfig, weights: AlbertWeights) -> onnx.ModelProto:
     """The ONNX model for `weights.head`, with dynamic batch and sequence axes."""
     w = _GraphWriter()
-    if outputs is None:
-        # QA and token-classification checkpoints carry no pooler: their encoder has no pooler_output.
-        outputs = tuple(name for name in OUTPUTS_OF_HEAD[weights.head]
-                        if name != "pooler_output" or weights.pooler_w is not None)
-    batch_seq = ["batch", "sequence"]
-    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, batch_seq)
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"])
               for n in ("input_ids", "attention_mask", "token_type_ids")]
 
     # Embeddings: word + position + token type, LayerNorm, then the E -> H projection.
-    word = w.op("Gather", [w.const("embeddings.word", weights.word_embeddings), "input_ids"],
+    word = w.op("Gather", [w.param(weights, "embeddings.word_embeddings.weight"), "input_ids"],
                 "embeddings/word")
-    token_type = w.op("Gather", [w.const("embeddings.token_type", weights.token_type_embeddings),
+    token_type = w.op("Gather", [w.param(weights, "embeddings.token_type_embeddings.weight"),
                                  "token_type_ids"], "embeddings/token_type")
     seq_len = w.op("Gather", [w.op("Shape", ["input_ids"], "embeddings/shape"),
                               w.const("const.one", np.array(1, dtype=np.int64))],
                    "embeddings/seq_len", axis=0)
     positions = w.op("Range", [w.const("const.zero", np.array(0, dtype=np.int64)), seq_len,
                                "const.one"], "embeddings/position_ids")
-    position = w.op("Gather", [w.const("embeddings.position", weights.position_embeddings),
+    position = w.op("Gather", [w.param(weights, "embeddings.position_embeddings.weight"),
                                positions], "embeddings/position")
     summed = w.op("Add", [w.op("Add", [word, token_type], "embeddings/add0"), position],
                   "embeddings/add1")
-    normed = w.op("LayerNormalization", [summed, w.const("embeddings.LayerNorm.weight",
-                                                         weights.emb_ln_w),
-                                         w.const("embeddings.LayerNorm.bias", weights.emb_ln_b)],
+    normed = w.op("LayerNormalization", [summed, w.param(weights, "embeddings.LayerNorm.weight"),
+                                         w.param(weights, "embeddings.LayerNorm.bias")],
                   "embeddings/norm", axis=-1, epsilon=float(config.layer_norm_eps))
-    mapped = w.op("MatMul", [normed, w.const("encoder.mapping.weight", weights.mapping_w.T)],
-                  "encoder/mapping")
-    hidden = w.op("Add", [mapped, w.const("encoder.mapping.bias", weights.mapping_b)],
+    mapped = w.op("MatMul", [normed, w.param(weights, "encoder.embedding_hidden_mapping_in.weight",
+                                             transpose=True)], "encoder/mapping")
+    hidden = w.op("Add", [mapped, w.param(weights, "encoder.embedding_hidden_mapping_in.bias")],
                   "encoder/mapping_bias")
     mask = w.op("Cast", ["attention_mask"], "encoder/mask_int32", to=TensorProto.INT32)
 
     # Shared layers: initializers once per (group, inner layer); nodes once per use.
-    shared = [[_layer_initializers(w, f"group{g}.layer{i}", layer)
-               for i, layer in enumerate(layers)] for g, layers in enumerate(weights.groups)]
+    for g in range(config.num_hidden_groups):
+        for i in range(config.inner_group_num):
+            _layer_initializers(w, weights, layer_prefix(g, i))
     for depth in range(config.num_hidden_layers):
-        for i, params in enumerate(shared[config.group_of_layer(depth)]):
-            hidden = _layer(w, hidden, mask, params, config, f"layer{depth}.{i}")
+        for i in range(config.inner_group_num):
+            hidden = _layer(w, hidden, mask, layer_prefix(config.group_of_layer(depth), i),
+                            config, f"layer{depth}.{i}")
+    outputs = weights.outputs
     produced = {"last_hidden_state": w.op("Identity", [hidden], "last_hidden_state")}
 
-    if weights.pooler_w is not None:
+    if POOLER_OUTPUT in outputs:
         first = w.op("Gather", [hidden, "const.zero"], "pooler/first_token", axis=1)
-        dense = w.op("Gemm", [first, w.const("pooler.weight", weights.pooler_w),
-                              w.const("pooler.bias", weights.pooler_b)], "pooler/dense", transB=1)
+        dense = w.op("Gemm", [first, w.param(weights, "pooler.weight"),
+                              w.param(weights, "pooler.bias")], "pooler/dense", transB=1)
         produced["pooler_output"] = w.op("Tanh", [dense], "pooler_output")
     if weights.head == "qa":
-        logits = w.op("Add", [w.op("MatMul", [hidden, w.const("qa.weight", weights.head_w.T)],
-                                   "qa/dense"), w.const("qa.bias", weights.head_b)], "qa/logits")
+        logits = w.op("Add", [w.op("MatMul", [hidden, w.param(weights, "qa_outputs.weight",
+                                                               transpose=True)], "qa/dense"),
+                              w.param(weights, "qa_outputs.bias")], "qa/logits")
         start, end = w.op("Split", [logits, w.const("const.split", np.array([1, 1], np.int64))],
                           "qa/split", n_out=2, axis=-1)
         axes = w.const("const.last_axis", np.array([-1], dtype=np.int64))
@@ -162,25 +159,16 @@ def build_graph(config: AlbertConfig, weights: AlbertWeights,
         produced["end_logits"] = w.op("Squeeze", [end, axes], "end_logits")
     elif weights.head == "token":
         produced["logits"] = w.op(
-            "Add", [w.op("MatMul", [hidden, w.const("classifier.weight", weights.head_w.T)],
-                         "classifier/dense"), w.const("classifier.bias", weights.head_b)], "logits")
+            "Add", [w.op("MatMul", [hidden, w.param(weights, "classifier.weight", transpose=True)],
+                         "classifier/dense"), w.param(weights, "classifier.bias")], "logits")
     elif weights.head == "sequence":
         produced["logits"] = w.op(
-            "Gemm", [produced["pooler_output"], w.const("classifier.weight", weights.head_w),
-                     w.const("classifier.bias", weights.head_b)], "logits", transB=1)
+            "Gemm", [produced["pooler_output"], w.param(weights, "classifier.weight"),
+                     w.param(weights, "classifier.bias")], "logits", transB=1)
 
-    missing = [o for o in outputs if o not in produced]
-    if missing:
-        raise ValueError(f"this checkpoint cannot produce {missing}")
-    out_infos = []
-    for name in outputs:  # every producing node above is named after its public output
-        rank = {"pooler_output": ["batch", "hidden"], "start_logits": batch_seq,
-                "end_logits": batch_seq}.get(name)
-        if name == "logits":
-            rank = ["batch", "labels"] if weights.head == "sequence" else batch_seq + ["labels"]
-        shape = rank or batch_seq + ["hidden"]
-        out_infos.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
-
+    # Every producing node above is named after its public output.
+    out_infos = [helper.make_tensor_value_info(o.name, TensorProto.FLOAT, list(o.axes))
+                 for o in outputs]
     graph = helper.make_graph(w.nodes, f"albert_{weights.head}", inputs, out_infos,
                               initializer=w.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET),

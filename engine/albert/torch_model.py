@@ -1,18 +1,19 @@
-"""A plain PyTorch ALBERT, built from the same AlbertWeights as the ONNX graph.
+"""A plain PyTorch ALBERT, loaded from the same AlbertWeights as the ONNX graph.
 
 It is the optional `backend="torch"` (CUDA when torch has it) and an independent cross-check of
-the graph builder. torch is imported only when this module is.
+the graph builder. Its attribute paths are the checkpoint's parameter names
+(`encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight`), so the tensors load
+with a strict `load_state_dict` and no renaming. torch is imported only when this module is.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from engine.albert.config import AlbertConfig
-from engine.albert.weights import AlbertWeights, LayerWeights
+from engine.albert.weights import HEAD_MODULE, AlbertWeights
 
 _ACTIVATIONS = {
     "gelu": lambda x: F.gelu(x),
@@ -22,35 +23,68 @@ _ACTIVATIONS = {
 }
 
 
-def _param(array: np.ndarray) -> nn.Parameter:
-    return nn.Parameter(torch.from_numpy(np.array(array, dtype=np.float32)), requires_grad=False)
-
-
-class _Layer(nn.Module):
-    def __init__(self, w: LayerWeights, config: AlbertConfig):
+class AlbertEmbeddings(nn.Module):
+    def __init__(self, c: AlbertConfig):
         super().__init__()
-        self.qkv_w = _param(np.concatenate([w.query_w, w.key_w, w.value_w]))
-        self.qkv_b = _param(np.concatenate([w.query_b, w.key_b, w.value_b]))
-        self.out_w, self.out_b = _param(w.attn_out_w), _param(w.attn_out_b)
-        self.ln1_w, self.ln1_b = _param(w.attn_ln_w), _param(w.attn_ln_b)
-        self.ffn_w, self.ffn_b = _param(w.ffn_w), _param(w.ffn_b)
-        self.ffn_out_w, self.ffn_out_b = _param(w.ffn_out_w), _param(w.ffn_out_b)
-        self.ln2_w, self.ln2_b = _param(w.out_ln_w), _param(w.out_ln_b)
-        self.heads = config.num_attention_heads
-        self.eps = config.layer_norm_eps
-        self.act = _ACTIVATIONS[config.activation]
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.embedding_size)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.embedding_size)
+        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.embedding_size)
+        self.LayerNorm = nn.LayerNorm(c.embedding_size, eps=c.layer_norm_eps)
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        seq = input_ids.shape[1]
+        return self.LayerNorm(self.word_embeddings(input_ids)
+                              + self.token_type_embeddings(token_type_ids)
+                              + self.position_embeddings.weight[:seq])
+
+
+class AlbertAttention(nn.Module):
+    def __init__(self, c: AlbertConfig):
+        super().__init__()
+        H = c.hidden_size
+        self.query, self.key, self.value = nn.Linear(H, H), nn.Linear(H, H), nn.Linear(H, H)
+        self.dense = nn.Linear(H, H)
+        self.LayerNorm = nn.LayerNorm(H, eps=c.layer_norm_eps)
+        self.heads = c.num_attention_heads
 
     def forward(self, hidden: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         b, s, h = hidden.shape
-        qkv = F.linear(hidden, self.qkv_w, self.qkv_b).view(b, s, 3, self.heads, h // self.heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        context = context.transpose(1, 2).reshape(b, s, h)
-        attended = F.layer_norm(hidden + F.linear(context, self.out_w, self.out_b), (h,),
-                                self.ln1_w, self.ln1_b, self.eps)
-        inner = self.act(F.linear(attended, self.ffn_w, self.ffn_b))
-        return F.layer_norm(attended + F.linear(inner, self.ffn_out_w, self.ffn_out_b), (h,),
-                            self.ln2_w, self.ln2_b, self.eps)
+
+        def split(x: torch.Tensor) -> torch.Tensor:  # (batch, heads, sequence, head size)
+            return x.view(b, s, self.heads, h // self.heads).transpose(1, 2)
+
+        context = F.scaled_dot_product_attention(
+            split(self.query(hidden)), split(self.key(hidden)), split(self.value(hidden)),
+            attn_mask=bias)
+        return self.LayerNorm(hidden + self.dense(context.transpose(1, 2).reshape(b, s, h)))
+
+
+class AlbertLayer(nn.Module):
+    def __init__(self, c: AlbertConfig):
+        super().__init__()
+        self.attention = AlbertAttention(c)
+        self.ffn = nn.Linear(c.hidden_size, c.intermediate_size)
+        self.ffn_output = nn.Linear(c.intermediate_size, c.hidden_size)
+        self.full_layer_layer_norm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+        self.act = _ACTIVATIONS[c.activation]
+
+    def forward(self, hidden: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        attended = self.attention(hidden, bias)
+        return self.full_layer_layer_norm(attended + self.ffn_output(self.act(self.ffn(attended))))
+
+
+class AlbertLayerGroup(nn.Module):
+    def __init__(self, c: AlbertConfig):
+        super().__init__()
+        self.albert_layers = nn.ModuleList(AlbertLayer(c) for _ in range(c.inner_group_num))
+
+
+class AlbertEncoder(nn.Module):
+    def __init__(self, c: AlbertConfig):
+        super().__init__()
+        self.embedding_hidden_mapping_in = nn.Linear(c.embedding_size, c.hidden_size)
+        self.albert_layer_groups = nn.ModuleList(
+            AlbertLayerGroup(c) for _ in range(c.num_hidden_groups))
 
 
 class TorchAlbert(nn.Module):
@@ -60,44 +94,37 @@ class TorchAlbert(nn.Module):
         super().__init__()
         self.config = config
         self.head = weights.head
-        self.word = _param(weights.word_embeddings)
-        self.position = _param(weights.position_embeddings)
-        self.token_type = _param(weights.token_type_embeddings)
-        self.emb_ln_w, self.emb_ln_b = _param(weights.emb_ln_w), _param(weights.emb_ln_b)
-        self.map_w, self.map_b = _param(weights.mapping_w), _param(weights.mapping_b)
-        self.groups = nn.ModuleList(
-            nn.ModuleList(_Layer(layer, config) for layer in group) for group in weights.groups
-        )
-        self.has_pooler = weights.pooler_w is not None
-        if self.has_pooler:
-            self.pool_w, self.pool_b = _param(weights.pooler_w), _param(weights.pooler_b)
-        if weights.head_w is not None:
-            self.head_w, self.head_b = _param(weights.head_w), _param(weights.head_b)
+        # Built without memory, then the checkpoint's tensors become the parameters.
+        with torch.device("meta"):
+            self.embeddings = AlbertEmbeddings(config)
+            self.encoder = AlbertEncoder(config)
+            self.pooler = nn.Linear(config.hidden_size, config.hidden_size) \
+                if weights.has_pooler else None
+            if self.head != "encoder":
+                out = 2 if self.head == "qa" else config.num_labels
+                setattr(self, HEAD_MODULE[self.head], nn.Linear(config.hidden_size, out))
+        self.load_state_dict({k: torch.from_numpy(v) for k, v in weights.tensors.items()},
+                             strict=True, assign=True)
+        self.requires_grad_(False)
 
     def forward(self, input_ids, attention_mask, token_type_ids) -> dict[str, torch.Tensor]:
         c = self.config
-        seq = input_ids.shape[1]
-        emb = (F.embedding(input_ids, self.word) + F.embedding(token_type_ids, self.token_type)
-               + self.position[:seq])
-        emb = F.layer_norm(emb, (c.embedding_size,), self.emb_ln_w, self.emb_ln_b,
-                           c.layer_norm_eps)
-        hidden = F.linear(emb, self.map_w, self.map_b)
+        hidden = self.encoder.embedding_hidden_mapping_in(
+            self.embeddings(input_ids, token_type_ids))
         # Additive mask over keys, broadcast over heads and queries.
         bias = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(
             hidden.dtype).min
+        groups = self.encoder.albert_layer_groups
         for depth in range(c.num_hidden_layers):
-            for layer in self.groups[c.group_of_layer(depth)]:
+            for layer in groups[c.group_of_layer(depth)].albert_layers:
                 hidden = layer(hidden, bias)
         out = {"last_hidden_state": hidden}
-        if self.has_pooler:
-            out["pooler_output"] = torch.tanh(F.linear(hidden[:, 0], self.pool_w, self.pool_b))
+        if self.pooler is not None:
+            out["pooler_output"] = torch.tanh(self.pooler(hidden[:, 0]))
         if self.head == "qa":
-            start, end = F.linear(hidden, self.head_w, self.head_b).unbind(-1)
-            out["start_logits"], out["end_logits"] = start, end
+            out["start_logits"], out["end_logits"] = self.qa_outputs(hidden).unbind(-1)
         elif self.head == "token":
-            out["logits"] = F.linear(hidden, self.head_w, self.head_b)
+            out["logits"] = self.classifier(hidden)
         elif self.head == "sequence":
-            out["logits"] = F.linear(out["pooler_output"], self.head_w, self.head_b)
+            out["logits"] = self.classifier(out["pooler_output"])
         return out
-
-

@@ -1,7 +1,8 @@
 """ALBERT weights from `model.safetensors` or `pytorch_model.bin`, as float32 numpy arrays.
 
 `pytorch_model.bin` goes through a restricted unpickler (engine.albert.torch_pickle): no torch is
-imported and no pickled code runs. Hugging Face parameter names are mapped onto `AlbertWeights`.
+imported and no pickled code runs. Tensors keep the checkpoint's own names end to end (the graph
+and the torch module use them too); only the `albert.` prefix of head models is dropped.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.albert.config import AlbertConfig, read_json_object
+from engine.albert.outputs import Output, head_outputs, uses_pooler
 from engine.errors import (
     CorruptModelFileError,
     ModelError,
@@ -168,57 +170,63 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
         ) from exc
 
 
-@dataclass
-class LayerWeights:
-    """One ALBERT layer; matrices in PyTorch's Linear layout (out_features, in_features)."""
+# The checkpoint's module of each head's output layer (Hugging Face's names).
+HEAD_MODULE = {"qa": "qa_outputs", "token": "classifier", "sequence": "classifier"}
 
-    query_w: np.ndarray
-    query_b: np.ndarray
-    key_w: np.ndarray
-    key_b: np.ndarray
-    value_w: np.ndarray
-    value_b: np.ndarray
-    attn_out_w: np.ndarray
-    attn_out_b: np.ndarray
-    attn_ln_w: np.ndarray
-    attn_ln_b: np.ndarray
-    ffn_w: np.ndarray
-    ffn_b: np.ndarray
-    ffn_out_w: np.ndarray
-    ffn_out_b: np.ndarray
-    out_ln_w: np.ndarray
-    out_ln_b: np.ndarray
+
+def layer_prefix(group: int, layer: int) -> str:
+    return f"encoder.albert_layer_groups.{group}.albert_layers.{layer}."
+
+
+def parameter_shapes(config: AlbertConfig, head: str) -> dict[str, tuple[int, ...]]:
+    """Every tensor the network of `head` reads, by its checkpoint name (less the `albert.` prefix
+    of head models), with the shape the config gives it. The pooler is listed for every head: a
+    checkpoint that carries one must carry the right one."""
+    c = config
+    E, H, F = c.embedding_size, c.hidden_size, c.intermediate_size
+    shapes: dict[str, tuple[int, ...]] = {
+        "embeddings.word_embeddings.weight": (c.vocab_size, E),
+        "embeddings.position_embeddings.weight": (c.max_position_embeddings, E),
+        "embeddings.token_type_embeddings.weight": (c.type_vocab_size, E),
+        "embeddings.LayerNorm.weight": (E,),
+        "embeddings.LayerNorm.bias": (E,),
+        "encoder.embedding_hidden_mapping_in.weight": (H, E),
+        "encoder.embedding_hidden_mapping_in.bias": (H,),
+    }
+    # Linear layers are (out_features, in_features) as PyTorch stores them.
+    layer = {"attention.query": (H, H), "attention.key": (H, H), "attention.value": (H, H),
+             "attention.dense": (H, H), "attention.LayerNorm": (H,), "ffn": (F, H),
+             "ffn_output": (H, F), "full_layer_layer_norm": (H,)}
+    for g in range(c.num_hidden_groups):
+        for i in range(c.inner_group_num):
+            for module, shape in layer.items():
+                shapes[f"{layer_prefix(g, i)}{module}.weight"] = shape
+                shapes[f"{layer_prefix(g, i)}{module}.bias"] = shape[:1]
+    shapes["pooler.weight"], shapes["pooler.bias"] = (H, H), (H,)
+    if head != "encoder":
+        out = 2 if head == "qa" else c.num_labels
+        shapes[f"{HEAD_MODULE[head]}.weight"], shapes[f"{HEAD_MODULE[head]}.bias"] = (out, H), (out,)
+    return shapes
 
 
 @dataclass
 class AlbertWeights:
-    word_embeddings: np.ndarray
-    position_embeddings: np.ndarray
-    token_type_embeddings: np.ndarray
-    emb_ln_w: np.ndarray
-    emb_ln_b: np.ndarray
-    mapping_w: np.ndarray
-    mapping_b: np.ndarray
-    groups: list[list[LayerWeights]]
-    pooler_w: np.ndarray | None
-    pooler_b: np.ndarray | None
+    """The float32 tensors of one head's network by checkpoint name (no `albert.` prefix), every
+    shape checked against the config: what the graph builder and the torch module read."""
+
     head: str
-    head_w: np.ndarray | None
-    head_b: np.ndarray | None
+    tensors: dict[str, np.ndarray]
 
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.tensors[name]
 
-_LAYER_FIELDS = {
-    "query_w": "attention.query.weight", "query_b": "attention.query.bias",
-    "key_w": "attention.key.weight", "key_b": "attention.key.bias",
-    "value_w": "attention.value.weight", "value_b": "attention.value.bias",
-    "attn_out_w": "attention.dense.weight", "attn_out_b": "attention.dense.bias",
-    "attn_ln_w": "attention.LayerNorm.weight", "attn_ln_b": "attention.LayerNorm.bias",
-    "ffn_w": "ffn.weight", "ffn_b": "ffn.bias",
-    "ffn_out_w": "ffn_output.weight", "ffn_out_b": "ffn_output.bias",
-    "out_ln_w": "full_layer_layer_norm.weight", "out_ln_b": "full_layer_layer_norm.bias",
-}
+    @property
+    def has_pooler(self) -> bool:
+        return "pooler.weight" in self.tensors
 
-_HEAD_TENSORS = {"qa": "qa_outputs", "token": "classifier", "sequence": "classifier"}
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        return head_outputs(self.head, self.has_pooler)
 
 
 def detect_head(config: AlbertConfig, names) -> str:
@@ -235,15 +243,19 @@ def detect_head(config: AlbertConfig, names) -> str:
 
 
 def albert_weights(config: AlbertConfig, tensors: dict[str, np.ndarray], head: str) -> AlbertWeights:
-    """Map Hugging Face names onto AlbertWeights, checking every shape against the config."""
+    """The tensors `head` reads, checking every shape against the config."""
     prefix = "albert." if any(k.startswith("albert.") for k in tensors) else ""
-
-    def take(name: str, shape: tuple[int, ...], optional: bool = False) -> np.ndarray | None:
-        full = name if name.split(".")[0] in ("qa_outputs", "classifier") else prefix + name
+    sources = getattr(tensors, "sources", {})
+    # QA, token and masked-LM checkpoints carry no pooler; one that carries half of it is damaged.
+    pooler = head == "sequence" or any(f"{prefix}pooler.{p}" in tensors for p in ("weight", "bias"))
+    kept = {}
+    for name, shape in parameter_shapes(config, head).items():
+        # The head's own layer sits beside the `albert.` model, never inside it.
+        full = name if name.split(".")[0] in HEAD_MODULE.values() else prefix + name
         value = tensors.get(full)
         if value is None:
-            if optional:
-                return None
+            if name.startswith("pooler.") and not pooler:
+                continue
             raise CorruptModelFileError(f"The checkpoint lacks the tensor '{full}'.")
         if tuple(value.shape) != shape:
             raise CorruptModelFileError(
@@ -253,57 +265,15 @@ def albert_weights(config: AlbertConfig, tensors: dict[str, np.ndarray], head: s
             array = np.ascontiguousarray(value, dtype=np.float32)
         # A NaN or infinite weight (or a float64 one beyond float32) makes every output NaN.
         if not np.isfinite(array).all():
-            source = getattr(tensors, "sources", {}).get(full)
+            source = sources.get(full)
             where = source.name if source is not None else "the checkpoint"
             raise CorruptModelFileError(
                 f"{where}: the tensor '{full}' holds NaN or infinite values, so every result "
                 "would be NaN; the file is damaged. Download or export the model again."
             )
-        return array
-
-    c = config
-    E, H, F = c.embedding_size, c.hidden_size, c.intermediate_size
-    groups = []
-    for g in range(c.num_hidden_groups):
-        layers = []
-        for i in range(c.inner_group_num):
-            base = f"encoder.albert_layer_groups.{g}.albert_layers.{i}."
-            shapes = {
-                "query_w": (H, H), "key_w": (H, H), "value_w": (H, H), "attn_out_w": (H, H),
-                "ffn_w": (F, H), "ffn_b": (F,), "ffn_out_w": (H, F),
-            }
-            layers.append(LayerWeights(**{
-                field_: take(base + hf, shapes.get(field_, (H,)))
-                for field_, hf in _LAYER_FIELDS.items()
-            }))
-        groups.append(layers)
-
-    head_w = head_b = None
-    if head != "encoder":
-        out = 2 if head == "qa" else c.num_labels
-        head_w = take(f"{_HEAD_TENSORS[head]}.weight", (out, H))
-        head_b = take(f"{_HEAD_TENSORS[head]}.bias", (out,))
-    pooler_w = take("pooler.weight", (H, H), optional=head != "sequence")
-    pooler_b = take("pooler.bias", (H,), optional=head != "sequence")
-    return AlbertWeights(
-        word_embeddings=take("embeddings.word_embeddings.weight", (c.vocab_size, E)),
-        position_embeddings=take(
-            "embeddings.position_embeddings.weight", (c.max_position_embeddings, E)
-        ),
-        token_type_embeddings=take(
-            "embeddings.token_type_embeddings.weight", (c.type_vocab_size, E)
-        ),
-        emb_ln_w=take("embeddings.LayerNorm.weight", (E,)),
-        emb_ln_b=take("embeddings.LayerNorm.bias", (E,)),
-        mapping_w=take("encoder.embedding_hidden_mapping_in.weight", (H, E)),
-        mapping_b=take("encoder.embedding_hidden_mapping_in.bias", (H,)),
-        groups=groups,
-        pooler_w=pooler_w,
-        pooler_b=pooler_b,
-        head=head,
-        head_w=head_w,
-        head_b=head_b,
-    )
+        if not name.startswith("pooler.") or uses_pooler(head):
+            kept[name] = array
+    return AlbertWeights(head=head, tensors=kept)
 
 
 def load_weights(model_dir, config: AlbertConfig, head: str = "auto") -> AlbertWeights:

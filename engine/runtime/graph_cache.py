@@ -167,7 +167,7 @@ def verified_graph(key: str, precision: str) -> Path | None:
             return None
         if record.get("identity") == _identity(stat):
             return graph
-        if _sha256_of(graph) != record.get("sha256"):
+        if file_digest(graph) != record.get("sha256"):
             return None
     except OSError:
         return None
@@ -197,7 +197,7 @@ def store_graph(key: str, precision: str, data: bytes | Path, weights: list[str]
         size = len(data)
         atomic_write_bytes(graph, data, prefix=f"{TEMP_PREFIX}{key}-")
     else:
-        sha, size = _sha256_of(Path(data)), Path(data).stat().st_size
+        sha, size = file_digest(Path(data)), Path(data).stat().st_size
         os.replace(data, graph)
     record = {"format": SIDECAR_FORMAT, "sha256": sha, "size": size, "precision": precision,
               "weights": list(weights), "created": int(time.time()),
@@ -334,10 +334,6 @@ def file_digest(path: Path, digest=None) -> str:
         while chunk := fh.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _sha256_of(path: Path) -> str:
-    return file_digest(path)
 
 
 def _read_json(path: Path) -> dict:

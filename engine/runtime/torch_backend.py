@@ -36,11 +36,7 @@ class TorchBackend:
             self._device = torch.device("cpu")
         weights = load_weights(model_dir, config, head)
         self.module = TorchAlbert(config, weights).eval().to(self._device)
-        self.output_names = ["last_hidden_state"]
-        if weights.pooler_w is not None:
-            self.output_names.append("pooler_output")
-        self.output_names += {"qa": ["start_logits", "end_logits"], "token": ["logits"],
-                              "sequence": ["logits"], "encoder": []}[head]
+        self.output_names = [o.name for o in weights.outputs]
 
     def run(self, feeds: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
         torch = self._torch

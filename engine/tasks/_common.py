@@ -25,7 +25,7 @@ def resolve_model_dir(task: str, model) -> Path:
         from engine.models.store import default_model_dir
 
         return Path(default_model_dir(task_spec(task).name))
-    from engine.runtime.model import resolve_model_dir as resolve
+    from engine.runtime.loaded_model import resolve_model_dir as resolve
 
     return resolve(model)
 

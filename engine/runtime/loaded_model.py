@@ -1,4 +1,9 @@
-"""`engine.load_model`: one callable ALBERT network, whatever the backend and device."""
+"""`engine.load_model`: one callable ALBERT network, whatever the backend and device.
+
+`resolve_model_dir` is the engine's one resolver of a model argument (a folder, or the id of an
+installed model). The runtime reaches the store only there, by a lazy import: engine.models
+imports the runtime (to convert graphs), never the other way round at import time.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from engine.albert.config import HEADS, AlbertConfig
+from engine.albert.outputs import HEAD_OUTPUTS
 from engine.errors import Cancelled, CorruptModelFileError, ModelNotFoundError, StoreError
 from engine.runtime.batching import CPU_PADDING, GPU_PADDING, pad_batch, plan_batches
 from engine.runtime.providers import DeviceChoice, choose_provider
 
 PRECISIONS = ("fp32", "int8")
 BACKENDS = ("onnx", "torch")
-# Outputs with one row per token: trimmed back to each sequence's own length.
-PER_TOKEN_OUTPUTS = {"last_hidden_state", "start_logits", "end_logits"}
 
 
 def resolve_model_dir(model) -> Path:
@@ -23,14 +27,11 @@ def resolve_model_dir(model) -> Path:
     path = Path(model).expanduser()
     if path.is_dir():
         return path
-    try:
-        from engine.models.store import installed_model_dir
-    except ImportError:
-        installed_model_dir = None
-    if installed_model_dir is not None:
-        found = installed_model_dir(str(model))
-        if found is not None:
-            return found
+    from engine.models.store import installed_model_dir  # the runtime's one way into the store
+
+    found = installed_model_dir(str(model))
+    if found is not None:
+        return found
     raise ModelNotFoundError(
         f"No model folder or installed model named '{model}'. "
         "Give the path of a Hugging Face ALBERT folder, or install one with "
@@ -114,6 +115,7 @@ class LoadedModel:
         max_padding, slack = GPU_PADDING if self.device.is_gpu else CPU_PADDING
         batches = plan_batches([len(x) for x in ids_list], max_batch_tokens, max_batch_size,
                                max_padding, slack)
+        per_token = {o.name: o.per_token for o in HEAD_OUTPUTS[self.head]}
         done = 0
         for batch in batches:
             if cancel is not None and cancel():
@@ -124,7 +126,7 @@ class LoadedModel:
             for row, index in enumerate(batch):
                 length = len(ids_list[index])
                 results[index] = {
-                    name: (value[row, :length] if _is_per_token(name, self.head) else value[row])
+                    name: value[row, :length] if per_token[name] else value[row]
                     for name, value in out.items()
                 }
             done += len(batch)
@@ -135,10 +137,6 @@ class LoadedModel:
     def describe(self) -> str:
         return (f"{self.model_dir.name} [{self.head}, {self.precision}, {self.backend}] on "
                 f"{self.device.describe()}")
-
-
-def _is_per_token(name: str, head: str) -> bool:
-    return name in PER_TOKEN_OUTPUTS or (name == "logits" and head == "token")
 
 
 def _as_int64_2d(value, name: str) -> np.ndarray:

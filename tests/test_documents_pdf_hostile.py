@@ -29,7 +29,7 @@ from engine.documents.errors import (
     CorruptDocumentError,
     FileTooLargeError,
 )
-from engine.documents.model import TextBuilder
+from engine.documents.document import TextBuilder
 from engine.errors import Cancelled
 from tests.document_factory import pdf_file_bytes
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 import engine
-from engine.documents.model import Document
+from engine.documents.document import Document
 from engine.report import results_report
 from engine.tasks.labels import entity_type, polarity
 from engine.tasks.qa import with_contexts

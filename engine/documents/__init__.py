@@ -26,7 +26,7 @@ from engine.documents.errors import (
     NoTextLayerError,
     UnsupportedFormatError,
 )
-from engine.documents.model import (
+from engine.documents.document import (
     PLAIN,
     Document,
     ParagraphKind,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.documents._files import FileInfo, read_bytes
 from engine.documents.errors import FileTooLargeError
-from engine.documents.model import TextBuilder
+from engine.documents.document import TextBuilder
 from engine.sizes import format_size
 
 MB = 1024 * 1024

@@ -29,7 +29,7 @@ from array import array
 from functools import lru_cache
 
 from engine.documents.html import extract_html
-from engine.documents.model import PLAIN, ParagraphKind
+from engine.documents.document import PLAIN, ParagraphKind
 from engine.documents.text import (
     paragraph_runs,
     plain_text_ranges,

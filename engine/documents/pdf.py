@@ -40,7 +40,7 @@ from engine.documents.errors import (
     FileUnreadableError,
     NoTextLayerError,
 )
-from engine.documents.model import TextLimitReached
+from engine.documents.document import TextLimitReached
 from engine.sizes import format_size
 
 _LINE = re.compile(r"[^\r\n]+")

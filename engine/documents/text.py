@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain, islice
 
-from engine.documents.model import TextBuilder
+from engine.documents.document import TextBuilder
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),

@@ -208,10 +208,6 @@ class Document:
     def paragraph_texts(self) -> list[str]:
         return [r.slice(self.text) for r in self.paragraphs]
 
-    def iter_paragraphs(self) -> Iterator[tuple[TextRange, str]]:
-        for r in self.paragraphs:
-            yield r, r.slice(self.text)
-
     def page_text(self, number: int) -> str:
         """The text of 1-based page `number`."""
         if not 1 <= number <= len(self.pages):
@@ -298,7 +294,6 @@ class TextBuilder:
         self.kinds: list[ParagraphKind] | None = None
         self.pages: list[TextRange] = []
         self._page_first: int | None = None
-        self.truncated = False
 
     def __len__(self) -> int:
         return self._length
@@ -321,7 +316,6 @@ class TextBuilder:
         sep = len(PARAGRAPH_SEPARATOR) if self._length else 0
         if self._max_chars is not None and self._length + sep + len(paragraph) > self._max_chars:
             room = self._max_chars - self._length - sep
-            self.truncated = True
             if room > 0:
                 self._append(paragraph[:room].rstrip(), sep, kind)
             raise TextLimitReached
@@ -331,7 +325,6 @@ class TextBuilder:
         if not paragraph:
             return
         if self.max_paragraphs is not None and len(self.paragraphs) >= self.max_paragraphs:
-            self.truncated = True
             raise TextLimitReached("paragraphs")
         if sep:
             self._parts.append(PARAGRAPH_SEPARATOR)
@@ -390,7 +383,6 @@ class TextBuilder:
                 if kept_kinds is not None:
                     kept_kinds.append(kind_list[i])
             self._finish(text, kept, kept_kinds)
-            self.truncated = True
             raise TextLimitReached
         if isinstance(ranges, array):
             paragraphs = RangeList(flat=ranges)
@@ -400,7 +392,6 @@ class TextBuilder:
                 paragraphs.append(start, end)
         self._finish(text, paragraphs, kind_list)
         if reason:
-            self.truncated = True
             raise TextLimitReached(*reason)
 
     def _finish(self, text: str, paragraphs: RangeList, kinds: list | None) -> None:

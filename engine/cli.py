@@ -5,7 +5,7 @@ here with `open_app` set. Run on its own (`python -m engine.cli`), this module i
 
     albert-lens [FILE ...]                 open the desktop app (with these documents)
     albert-lens analyze FILE --task ...    analyse a document, JSON (or a report) on stdout
-    albert-lens models ...                 manage models (when engine.models.cli is present)
+    albert-lens models ...                 manage models
     albert-lens --version
 
 Exit status: 0 on success, 1 when the work cannot be done (missing model, unreadable file...),
@@ -63,9 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"albert-lens {engine.__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_analyze_parser(subparsers)
-    models_cli = _models_cli()
-    if models_cli is not None:
-        models_cli.add_models_parser(subparsers)
+    from engine.models.cli import add_models_parser  # the store and catalog: only for commands
+
+    add_models_parser(subparsers)
     return parser
 
 
@@ -80,19 +80,8 @@ def _app_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _models_cli():
-    try:
-        from engine.models import cli as models_cli
-    except ImportError:
-        return None
-    return models_cli
-
-
 def commands() -> set[str]:
-    names = {"analyze"}
-    if _models_cli() is not None:
-        names.add("models")
-    return names
+    return {"analyze", "models"}
 
 
 def add_analyze_parser(subparsers) -> argparse.ArgumentParser:

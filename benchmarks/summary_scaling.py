@@ -85,7 +85,7 @@ def child(model: str, megabytes: float, kind: str) -> dict:
         # The pre-section summary: every per-token state, then whole N x N matrices.
         t = time.perf_counter()
         outs = summ.encoder.model.run_sequences(
-            summ.encoder.token_ids([text[a:b] for a, b in ranges]),
+            summ.encoder.windows([text[a:b] for a, b in ranges]),
             outputs=["last_hidden_state"])
         timed["encode"] += time.perf_counter() - t
         vectors = np.stack([o["last_hidden_state"].mean(axis=0) for o in outs])

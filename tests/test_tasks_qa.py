@@ -11,6 +11,7 @@ import pytest
 import transformers
 
 import engine
+from engine.albert.tokenizer import TokenSpans
 from engine.errors import Cancelled, ModelNotFoundError, UnsupportedModelError
 from engine.tasks.qa import is_squad2_model, window_bounds
 from tests import checkpoint_factory as factory
@@ -207,9 +208,9 @@ def test_windows_are_the_fast_tokenizers_overflow_windows(checkpoints, ours, ref
                            stride=stride, return_overflowing_tokens=True)
         index = qa.index(context)
         toks = qa._context_tokens(index)
-        q_ids = qa.tokenizer.tokenize_with_offsets(question)[0]
-        bounds = window_bounds(0, len(toks.ids), max_len - len(q_ids) - 3, stride)
-        windows = [qa._window(q_ids, toks, a, b) for a, b in bounds]
+        q_ids, _, q_offsets = qa.tokenizer.tokenize_with_offsets(question)
+        windows = qa.tokenizer.windows(toks.spans, max_len, stride,
+                                       question=TokenSpans.of(q_ids, q_offsets))
         assert len(windows) > 3
         assert [w.ids for w in windows] == enc["input_ids"]
         assert [w.type_ids for w in windows] == enc["token_type_ids"]

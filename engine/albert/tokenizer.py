@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -64,6 +64,58 @@ class Encoding:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+class TokenSpans(NamedTuple):
+    """A tokenized text: ids and each token's character span ``[starts[k], ends[k])``.
+
+    Lists or numpy arrays; `AlbertTokenizer.windows` cuts model inputs from it."""
+
+    ids: Sequence[int]
+    starts: Sequence[int]
+    ends: Sequence[int]
+
+    @classmethod
+    def of(cls, ids: Sequence[int], offsets: Sequence[Span]) -> TokenSpans:
+        return cls(ids, [s for s, _ in offsets], [e for _, e in offsets])
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: ``[CLS] (question [SEP]) slice [SEP]``, the slice being tokens
+    ``[start, stop)`` of the text, beginning at position `body` of `ids`."""
+
+    ids: list[int]
+    type_ids: list[int]
+    start: int
+    stop: int
+    body: int
+    text: TokenSpans = field(repr=False, compare=False)
+    question: TokenSpans | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def count(self) -> int:
+        """Text tokens in the window."""
+        return self.stop - self.start
+
+    @property
+    def attention_mask(self) -> list[int]:
+        return [1] * len(self.ids)
+
+    @property
+    def offsets(self) -> list[Span]:
+        """Each token's character span in its own text; (0, 0) for [CLS]/[SEP]."""
+        head: list[Span] = [(0, 0)]
+        if self.question is not None:
+            head += [*_spans(self.question, 0, len(self.question.ids)), (0, 0)]
+        return [*head, *_spans(self.text, self.start, self.stop), (0, 0)]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _spans(t: TokenSpans, a: int, b: int) -> list[Span]:
+    return [(int(s), int(e)) for s, e in zip(t.starts[a:b], t.ends[a:b])]
 
 
 class _Aligned(NamedTuple):
@@ -336,20 +388,48 @@ class AlbertTokenizer:
         """
         first = self._tokenize(text)
         if text_pair is None:
-            body, fixed = first, 2
+            body, question = first, None
         else:
-            body, fixed = self._tokenize(text_pair), len(first.ids) + 3
+            body, question = self._tokenize(text_pair), first
+        found = self.windows(TokenSpans.of(body.ids, body.offsets), max_length, stride,
+                             question=None if question is None else
+                             TokenSpans.of(question.ids, question.offsets))
+        return [_encoding(w, body, question) for w in found]
+
+    def windows(self, text: TokenSpans, max_length: int, stride: int = 0, *,
+                question: TokenSpans | None = None,
+                ranges: Sequence[tuple[int, int]] | None = None,
+                truncate: bool = False) -> list[Window]:
+        """The model inputs of a tokenized text: every task's windows come from here.
+
+        Each window is ``[CLS] slice [SEP]``, or ``[CLS] question [SEP] slice [SEP]`` with type
+        ids 1 from the slice on, at most `max_length` tokens. The slices cover `text`'s tokens
+        (or each of `ranges`, token index ranges, on its own), consecutive slices sharing
+        `stride` tokens, as the tokenizers library cuts overflowing tokens (`window_bounds`).
+        `truncate=True` keeps only the first slice, as ``truncation=True`` does.
+        """
+        fixed = 2 if question is None else len(question.ids) + 3
         width = max_length - fixed
         if width <= 0:
             raise ValueError(
                 f"max_length={max_length} leaves no room for the text: {fixed} tokens are taken "
                 "by the question and the special tokens."
             )
-        bounds = _window_bounds(len(body.ids), width, stride)
-        slices = [_slice_tokens(body, a, b) for a, b in bounds]
-        if text_pair is None:
-            return [self._assemble(part) for part in slices]
-        return [self._assemble(first, part) for part in slices]
+        n = len(text.ids)
+        if truncate:
+            bounds = [(0, min(n, width))]
+        else:
+            bounds = [w for a, b in (ranges or [(0, n)]) for w in window_bounds(a, b, width,
+                                                                                 stride)]
+        cls, sep = self.cls_token_id, self.sep_token_id
+        head = [cls] if question is None else [cls, *_as_list(question.ids), sep]
+        out = []
+        for a, b in bounds:
+            ids = [*head, *_as_list(text.ids[a:b]), sep]
+            types = [0] * len(ids) if question is None else \
+                [0] * len(head) + [1] * (b - a + 1)
+            out.append(Window(ids, types, a, b, len(head), text, question))
+        return out
 
     def encode_batch(self, texts) -> list[Encoding]:
         """encode() each item: a string, or a (text, text_pair) tuple."""
@@ -598,21 +678,34 @@ def _truncated_lengths(
     return n_first - cut_first, n_second - cut_second
 
 
-def _window_bounds(n: int, width: int, stride: int) -> list[tuple[int, int]]:
-    """[start, stop) of windows of `width` tokens over n tokens, `stride` tokens shared.
+def window_bounds(a: int, b: int, width: int, stride: int) -> list[tuple[int, int]]:
+    """[start, stop) of windows of `width` tokens over tokens [a, b), `stride` tokens shared.
 
-    As the tokenizers library cuts overflowing tokens: starts at 0, width-stride, ... and stops
-    at the first window that reaches the end.
+    As the tokenizers library cuts overflowing tokens: starts at a, a+width-stride, ... and stops
+    at the first window that reaches b.
     """
-    if n <= width:
-        return [(0, n)]
+    if b - a <= width:
+        return [(a, b)]
     if not 0 <= stride < width:
         raise ValueError(f"stride={stride} must be at least 0 and below the window size {width}.")
     bounds = []
-    start = 0
+    start = a
     while True:
-        stop = min(start + width, n)
+        stop = min(start + width, b)
         bounds.append((start, stop))
-        if stop == n:
+        if stop == b:
             return bounds
         start += width - stride
+
+
+def _as_list(ids) -> list[int]:
+    return ids.tolist() if hasattr(ids, "tolist") else list(ids)
+
+
+def _encoding(w: Window, body: _Tokens, question: _Tokens | None) -> Encoding:
+    first = [] if question is None else [*question.tokens, SEP_TOKEN]
+    tokens = [CLS_TOKEN, *first, *body.tokens[w.start:w.stop], SEP_TOKEN]
+    n_q = 0 if question is None else len(question.ids)
+    sequence_ids: list[int | None] = [None, *[0] * w.count, None] if question is None else \
+        [None, *[0] * n_q, None, *[1] * w.count, None]
+    return Encoding(w.ids, w.offsets, w.type_ids, sequence_ids, tokens)

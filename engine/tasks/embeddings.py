@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.albert.config import read_json_object
+from engine.albert.tokenizer import TokenSpans, Window
 from engine.errors import ModelError, UnsupportedModelError
 from engine.tasks._common import Cancel, Progress, load_task_model, resolve_model_dir
 
@@ -92,22 +93,26 @@ class SentenceEncoder:
         self.max_length = max(3, min(limit, self.model.max_length))
         self.max_batch_tokens = max_batch_tokens
 
-    def token_ids(self, texts: list[str]) -> list[list[int]]:
+    def windows(self, texts: list[str]) -> list[Window]:
+        """One model input per text, cut to `max_length` tokens as sentence-transformers does."""
         tok = self.tokenizer
-        body = self.max_length - 2
-        return [[tok.cls_token_id, *tok.tokenize_with_offsets(t)[0][:body], tok.sep_token_id]
-                for t in texts]
+        out = []
+        for t in texts:
+            ids, _, offsets = tok.tokenize_with_offsets(t)
+            out.append(tok.windows(TokenSpans.of(ids, offsets), self.max_length,
+                                   truncate=True)[0])
+        return out
 
     def encode(self, texts: list[str], progress: Progress = None,
                cancel: Cancel = None) -> np.ndarray:
-        return self.encode_ids(self.token_ids(texts), progress=progress, cancel=cancel)
+        return self.encode_windows(self.windows(texts), progress=progress, cancel=cancel)
 
-    def encode_ids(self, seqs: list[list[int]], progress: Progress = None,
-                   cancel: Cancel = None) -> np.ndarray:
+    def encode_windows(self, windows: list[Window], progress: Progress = None,
+                       cancel: Cancel = None) -> np.ndarray:
         hidden = self.model.config.hidden_size
-        if not seqs:
+        if not windows:
             return np.zeros((0, hidden), dtype=np.float32)
-        outs = self.model.run_sequences(seqs, outputs=["last_hidden_state"],
+        outs = self.model.run_sequences(windows, outputs=["last_hidden_state"],
                                         max_batch_tokens=self.max_batch_tokens,
                                         progress=progress, cancel=cancel)
         vectors = np.stack([self._pool(o["last_hidden_state"]) for o in outs])

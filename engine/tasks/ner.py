@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from engine.albert.tokenizer import SPECIAL_TOKENS
+from engine.albert.tokenizer import SPECIAL_TOKENS, TokenSpans
 from engine.tasks._common import (
     Cancel,
     Progress,
@@ -47,7 +47,6 @@ from engine.tasks._common import (
     trim,
 )
 from engine.tasks.labels import entity_type
-from engine.tasks.qa import window_bounds
 from engine.tasks.results import Entity
 
 TASK = "ner"
@@ -92,7 +91,7 @@ class TokenClassificationPipeline(TaskPipeline):
         ids, pieces, offsets = self.tokenizer.tokenize_with_offsets(text)
         if not ids:
             return []
-        probs = self.token_probabilities(ids, progress=progress, cancel=cancel)
+        probs = self.token_probabilities(ids, progress=progress, cancel=cancel, offsets=offsets)
         pre = _fuse_expanded(self._pre_entities(text, ids, pieces, offsets, probs), strategy)
         if strategy in ("none", "simple"):
             tokens = [_token_entity(p, self.labels) for p in pre]
@@ -113,21 +112,25 @@ class TokenClassificationPipeline(TaskPipeline):
         return out
 
     def token_probabilities(self, ids: list[int], progress: Progress = None,
-                            cancel: Cancel = None) -> np.ndarray:
-        """(n_tokens, n_labels) probabilities, each token from its best-centred window."""
+                            cancel: Cancel = None, offsets: list[tuple[int, int]] | None = None,
+                            ) -> np.ndarray:
+        """(n_tokens, n_labels) probabilities, each token from its best-centred window.
+
+        `offsets` (the tokens' character spans) only travel with the windows: without them
+        the windows' offsets read (0, 0)."""
         n = len(ids)
         width = self.max_length - 2
         stride = min(self.stride, width - 1) if n > width else 0
-        bounds = window_bounds(0, n, width, stride)
-        tok = self.tokenizer
-        seqs = [[tok.cls_token_id, *ids[a:b], tok.sep_token_id] for a, b in bounds]
-        outs = self.model.run_sequences(seqs, outputs=["logits"],
+        spans = TokenSpans.of(ids, offsets if offsets is not None else [(0, 0)] * n)
+        windows = self.tokenizer.windows(spans, self.max_length, stride)
+        outs = self.model.run_sequences(windows, outputs=["logits"],
                                         max_batch_tokens=self.max_batch_tokens,
                                         progress=progress, cancel=cancel)
         probs = np.zeros((n, len(self.labels)), dtype=np.float32)
         best = np.full(n, -1, dtype=np.int64)
-        for (a, b), out in zip(bounds, outs):
-            logits = np.asarray(out["logits"], dtype=np.float32)[1:-1]
+        for w, out in zip(windows, outs):
+            a, b = w.start, w.stop
+            logits = np.asarray(out["logits"], dtype=np.float32)[w.body:w.body + w.count]
             pos = np.arange(a, b)
             context = np.minimum(pos - a, b - 1 - pos)
             take = context > best[a:b]

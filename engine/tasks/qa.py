@@ -58,6 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.albert.config import read_json_object
+from engine.albert.tokenizer import TokenSpans, Window, window_bounds
 from engine.errors import ModelError
 from engine.tasks._common import (
     Cancel,
@@ -89,14 +90,9 @@ class ContextTokens:
     ends: np.ndarray  # (n,) char end of each token
     word_start: np.ndarray  # (n,) bool: the piece begins a word ("▁...")
 
-
-@dataclass
-class _Window:
-    ids: list[int]
-    type_ids: list[int]
-    first: int  # global index of the first context token
-    count: int  # context tokens in the window
-    offset: int  # position of the first context token in the window
+    @property
+    def spans(self) -> TokenSpans:
+        return TokenSpans(self.ids, self.starts, self.ends)
 
 
 @dataclass
@@ -187,7 +183,8 @@ class QuestionAnsweringPipeline(TaskPipeline):
         index = self.index(context)
         text = index.text
         toks = self._context_tokens(index)
-        q_ids = self.tokenizer.tokenize_with_offsets(question)[0][: opts["max_question_len"]]
+        q_ids, _, q_offsets = self.tokenizer.tokenize_with_offsets(question)
+        q_ids, q_offsets = q_ids[: opts["max_question_len"]], q_offsets[: opts["max_question_len"]]
         width = opts["max_seq_len"] - len(q_ids) - 3
         if width <= opts["doc_stride"] and len(toks.ids) > width:
             raise ValueError(
@@ -199,12 +196,14 @@ class QuestionAnsweringPipeline(TaskPipeline):
         n = len(toks.ids)
         if n == 0:
             return self._no_context_answer(opts)
-        all_bounds = window_bounds(0, n, width, opts["doc_stride"])
-        if opts["thorough"] or len(all_bounds) <= opts["read_all_windows"]:
-            bounds = all_bounds
+        if opts["thorough"] or len(window_bounds(0, n, width, opts["doc_stride"])) \
+                <= opts["read_all_windows"]:
+            ranges = [(0, n)]
         else:
-            bounds = self._retrieved_bounds(index, toks, question, width, opts)
-        windows = [self._window(q_ids, toks, a, b) for a, b in bounds]
+            ranges = self._retrieved_ranges(index, toks, question, width, opts)
+        windows = self.tokenizer.windows(toks.spans, opts["max_seq_len"], opts["doc_stride"],
+                                         question=TokenSpans.of(q_ids, q_offsets),
+                                         ranges=ranges)
         check_cancel(cancel)
         outputs = self.model.run_sequences(windows, outputs=["start_logits", "end_logits"],
                                            max_batch_tokens=self.max_batch_tokens,
@@ -212,8 +211,9 @@ class QuestionAnsweringPipeline(TaskPipeline):
         answers = self._decode(text, toks, windows, outputs, opts)
         return with_contexts(text, text_and_paragraphs(context)[1], answers)
 
-    def _retrieved_bounds(self, index: PassageIndex, toks: ContextTokens, question: str,
+    def _retrieved_ranges(self, index: PassageIndex, toks: ContextTokens, question: str,
                           width: int, opts: dict) -> list[tuple[int, int]]:
+        """Token ranges of the best passages for the question, neighbours merged."""
         ranges: list[tuple[int, int]] = []
         used = 0
         for i, _ in index.search(question, len(index.passages)):
@@ -237,17 +237,7 @@ class QuestionAnsweringPipeline(TaskPipeline):
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
-        bounds = []
-        for a, b in merged:
-            bounds.extend(window_bounds(a, b, width, opts["doc_stride"]))
-        return bounds
-
-    def _window(self, q_ids: list[int], toks: ContextTokens, a: int, b: int) -> _Window:
-        tok = self.tokenizer
-        ctx = toks.ids[a:b].tolist()
-        ids = [tok.cls_token_id, *q_ids, tok.sep_token_id, *ctx, tok.sep_token_id]
-        type_ids = [0] * (len(q_ids) + 2) + [1] * (len(ctx) + 1)
-        return _Window(ids, type_ids, a, b - a, len(q_ids) + 2)
+        return [(a, b) for a, b in merged]
 
     def _no_context_answer(self, opts: dict) -> list[Answer]:
         if opts["allow_no_answer"]:
@@ -255,7 +245,7 @@ class QuestionAnsweringPipeline(TaskPipeline):
         return []
 
     # --- decoding --------------------------------------------------------------------------------
-    def _decode(self, text: str, toks: ContextTokens, windows: list[_Window], outputs: list[dict],
+    def _decode(self, text: str, toks: ContextTokens, windows: list[Window], outputs: list[dict],
                 opts: dict) -> list[Answer]:
         top_k = opts["top_k"]
         pre_k = top_k * 2 + 10 if opts["align_to_words"] else top_k
@@ -266,7 +256,7 @@ class QuestionAnsweringPipeline(TaskPipeline):
             s = np.asarray(out["start_logits"], dtype=np.float64)
             e = np.asarray(out["end_logits"], dtype=np.float64)
             null = min(null, float(s[0] + e[0]))
-            c0 = win.offset
+            c0 = win.body
             scores = band_scores(s[c0:c0 + win.count], e[c0:c0 + win.count],
                                  opts["max_answer_len"])
             lse_terms.append(logsumexp(scores[np.isfinite(scores)]))
@@ -330,7 +320,7 @@ def band_scores(start: np.ndarray, end: np.ndarray, max_answer_len: int) -> np.n
     return scores
 
 
-def _window_candidates(text: str, toks: ContextTokens, win: _Window, scores: np.ndarray,
+def _window_candidates(text: str, toks: ContextTokens, win: Window, scores: np.ndarray,
                        pre_k: int, align: bool) -> list[_Candidate]:
     """The pipeline's candidates of one window: top pre_k spans, word-aligned, merged by text."""
     flat = scores.ravel()
@@ -344,7 +334,7 @@ def _window_candidates(text: str, toks: ContextTokens, win: _Window, scores: np.
         idx = np.arange(flat.size)
     idx = idx[np.argsort(-flat[idx], kind="stable")]
     m = scores.shape[0]
-    first, last = win.first, win.first + win.count
+    first, last = win.start, win.stop
     merged: dict[str, list] = {}
     order: list[str] = []
     for flat_i in idx:
@@ -383,20 +373,6 @@ def _word_last(toks: ContextTokens, g: int, hi: int) -> int:
     while g + 1 < hi and not toks.word_start[g + 1]:
         g += 1
     return g
-
-
-def window_bounds(a: int, b: int, width: int, stride: int) -> list[tuple[int, int]]:
-    """[start, stop) token windows over [a, b), `stride` tokens shared, as the fast tokenizers."""
-    if b - a <= width:
-        return [(a, b)]
-    bounds = []
-    start = a
-    while True:
-        stop = min(start + width, b)
-        bounds.append((start, stop))
-        if stop == b:
-            return bounds
-        start += width - stride
 
 
 def _check_options(opts: dict) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.albert.tokenizer import TokenSpans
 from engine.tasks._common import (
     Cancel,
     Progress,
@@ -76,35 +77,39 @@ class TextClassificationPipeline(TaskPipeline):
         check_cancel(cancel)
         tok = self.tokenizer
         body = self.max_length - 2
-        whole = tok.tokenize_with_offsets(text)[0]
-        if not whole:
+        ids, _, offsets = tok.tokenize_with_offsets(text)
+        if not ids:
             return self._empty()
-        fits = len(whole) <= body
+        whole = TokenSpans.of(ids, offsets)
+        fits = len(ids) <= body
         long_mode = mode if mode != "auto" else ("sentences" if want_sentences else "chunks")
         need_sentences = want_sentences or (not fits and long_mode == "sentences")
         ranges = split_sentences(text, paragraphs) if (need_sentences or not fits) else []
-        sent_ids = [tok.tokenize_with_offsets(text[a:b])[0] for a, b in ranges] \
-            if need_sentences else []
-        sent_ids = [ids[:body] for ids in sent_ids]
-        chunk_ids = _chunks(ranges, text, tok, body) if not fits and long_mode == "chunks" else []
-        if not fits and not chunk_ids and not sent_ids:
-            chunk_ids = [whole[i:i + body] for i in range(0, len(whole), body)]
-        seqs = ([whole] if fits else []) + sent_ids + chunk_ids
-        inputs = [[tok.cls_token_id, *ids, tok.sep_token_id] for ids in seqs]
+        sentence_tokens = _sentence_tokens(tok, text, ranges) if ranges else []
+        # Each sentence and chunk is read as the pipeline reads a text: its first tokens.
+        sent_windows = [tok.windows(t, self.max_length, truncate=True)[0]
+                        for t in sentence_tokens] if need_sentences else []
+        chunk_windows = [tok.windows(t, self.max_length, truncate=True)[0]
+                         for t in _chunks(sentence_tokens, body)] \
+            if not fits and long_mode == "chunks" else []
+        if not fits and not chunk_windows and not sent_windows:
+            chunk_windows = tok.windows(whole, self.max_length, stride=0)
+        inputs = ([tok.windows(whole, self.max_length)[0]] if fits else []) + sent_windows + \
+            chunk_windows
         check_cancel(cancel)
         outs = self.model.run_sequences(inputs, outputs=["logits"],
                                         max_batch_tokens=self.max_batch_tokens,
                                         progress=progress, cancel=cancel)
         probs = [self._probabilities(o["logits"]) for o in outs]
         first = 1 if fits else 0
-        sent_probs = probs[first:first + len(sent_ids)]
-        chunk_probs = probs[first + len(sent_ids):]
+        sent_probs = probs[first:first + len(sent_windows)]
+        chunk_probs = probs[first + len(sent_windows):]
         if fits:
             doc = probs[0]
-        elif chunk_ids:
-            doc = _weighted(chunk_probs, [len(c) for c in chunk_ids])
+        elif chunk_windows:
+            doc = _weighted(chunk_probs, [w.count for w in chunk_windows])
         else:
-            doc = _weighted(sent_probs, [len(ids) for ids in sent_ids])
+            doc = _weighted(sent_probs, [w.count for w in sent_windows])
         per_sentence = []
         if want_sentences:
             for (a, b), p in zip(ranges, sent_probs):
@@ -116,17 +121,6 @@ class TextClassificationPipeline(TaskPipeline):
         label, scores = self.labels[k], self._scores(doc)
         return Sentiment(label, float(doc[k]), scores, per_sentence,
                          polarity(label, float(doc[k]), scores))
-
-    def classify(self, texts: list[str], progress: Progress = None,
-                 cancel: Cancel = None) -> list[dict[str, float]]:
-        """Label probabilities of each text (truncated to max_length), as the pipeline gives."""
-        tok = self.tokenizer
-        inputs = [[tok.cls_token_id, *tok.tokenize_with_offsets(t)[0][: self.max_length - 2],
-                   tok.sep_token_id] for t in texts]
-        outs = self.model.run_sequences(inputs, outputs=["logits"],
-                                        max_batch_tokens=self.max_batch_tokens,
-                                        progress=progress, cancel=cancel)
-        return [self._scores(self._probabilities(o["logits"])) for o in outs]
 
     def _probabilities(self, logits) -> np.ndarray:
         x = np.asarray(logits, dtype=np.float64).reshape(-1)
@@ -160,22 +154,34 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
-def _chunks(ranges, text: str, tok, body: int) -> list[list[int]]:
-    """Runs of whole sentences of at most `body` tokens (a longer sentence is cut)."""
-    chunks: list[list[int]] = []
-    cur: list[int] = []
+def _sentence_tokens(tok, text: str, ranges) -> list[TokenSpans]:
+    """Each sentence tokenized on its own, its spans in the text's offsets."""
+    out = []
     for a, b in ranges:
-        ids = tok.tokenize_with_offsets(text[a:b])[0]
-        if cur and len(cur) + len(ids) > body:
+        ids, _, offsets = tok.tokenize_with_offsets(text[a:b])
+        out.append(TokenSpans(ids, [a + s for s, _ in offsets], [a + e for _, e in offsets]))
+    return out
+
+
+def _chunks(sentences: list[TokenSpans], body: int) -> list[TokenSpans]:
+    """Runs of whole sentences of at most `body` tokens (a longer sentence is cut)."""
+    chunks: list[TokenSpans] = []
+    cur = TokenSpans([], [], [])
+    for t in sentences:
+        if cur.ids and len(cur.ids) + len(t.ids) > body:
             chunks.append(cur)
-            cur = []
-        while len(ids) > body:
-            chunks.append(ids[:body])
-            ids = ids[body:]
-        cur = cur + ids
-    if cur:
+            cur = TokenSpans([], [], [])
+        while len(t.ids) > body:
+            chunks.append(_cut(t, 0, body))
+            t = _cut(t, body, len(t.ids))
+        cur = TokenSpans([*cur.ids, *t.ids], [*cur.starts, *t.starts], [*cur.ends, *t.ends])
+    if cur.ids:
         chunks.append(cur)
     return chunks
+
+
+def _cut(t: TokenSpans, a: int, b: int) -> TokenSpans:
+    return TokenSpans(t.ids[a:b], t.starts[a:b], t.ends[a:b])
 
 
 def _weighted(parts: list[np.ndarray], weights: list[int]) -> np.ndarray:

@@ -439,10 +439,10 @@ def discard_partial_downloads(model_id: str) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    # The graph cache's memoised hash: the conversion just before hashed these very files.
+    # The graph cache's memo: the conversion just before hashed the weights; nothing is added.
     from engine.runtime.graph_cache import file_sha256 as memoised
 
-    return memoised(path)
+    return memoised(path, remember=False)
 
 
 def apply_label_map(folder: Path, label_map: dict[str, str]) -> dict[str, str] | None:

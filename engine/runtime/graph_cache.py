@@ -46,8 +46,9 @@ _GRAPH_NAME = re.compile(r"albert-([0-9a-f]+)-(fp32|int8)\.onnx")
 
 
 # --- content hashes of the weights ---------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered while the file is untouched, so large weights hash once."""
+def file_sha256(path: Path, remember: bool = True) -> str:
+    """SHA-256 of a file, remembered while the file is untouched, so large weights hash once.
+    `remember=False` uses what is remembered but adds nothing (the store's small files)."""
     path = Path(path).resolve()
     try:
         stat = path.stat()
@@ -63,6 +64,8 @@ def file_sha256(path: Path) -> str:
         memo[memo_key] = file_digest(path)
     except OSError as exc:
         raise _unreadable(path, exc) from exc
+    if not remember:
+        return memo[memo_key]
     # Keep the memo small: drop entries for other versions of the same file.
     memo = {k: v for k, v in memo.items() if not k.startswith(f"{path}|") or k == memo_key}
     try:

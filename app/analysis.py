@@ -24,20 +24,9 @@ from app.workers import (
     settle_long_lived_objects,
 )
 from engine.errors import Cancelled
+from engine.tasks import registry
 
 PipelineFactory = Callable[..., Any]
-TASK_VERBS = {
-    "ner": "Finding entities",
-    "question-answering": "Looking for the answer",
-    "summarization": "Summarizing",
-    "sentiment": "Reading the sentiment",
-}
-MODEL_ROLE = {
-    "ner": "entity",
-    "question-answering": "question-answering",
-    "summarization": "summary",
-    "sentiment": "sentiment",
-}
 
 
 def engine_pipeline(task: str, model: str | None, device: str, precision: str):
@@ -113,7 +102,7 @@ class AnalysisService(QObject):
                 if key in self._pipelines:
                     return self._pipelines[key]
             if progress is not None:
-                progress.note(f"loading the {MODEL_ROLE[key[0]]} model")
+                progress.note(f"loading the {registry.task_spec(key[0]).model_role} model")
             task, model, device, precision = key
             pipe = call_at_background_priority(
                 lambda: self._factory(task, model, device, precision))
@@ -156,7 +145,7 @@ class AnalysisService(QObject):
             self._note_model(info)
             on_success(result)
 
-        return self.jobs.submit(title or TASK_VERBS.get(task, task), work, on_success=done,
+        return self.jobs.submit(title or registry.task_spec(task).verb, work, on_success=done,
                                 on_error=on_error, on_cancel=on_cancel, owner=owner,
                                 lane="analysis")
 

@@ -29,8 +29,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QTextEdit, QToolTip, QWidget
 
-from app.highlights import OffsetMap, readable_tint
-from app.text_spans import as_rich_text
+from app.offset_map import OffsetMap
+from app.palette import readable_tint
+from app.text_format import as_rich_text
 
 if TYPE_CHECKING:
     from engine.documents import Document
@@ -298,10 +299,6 @@ class DocumentView(QTextEdit):
         bar = self.verticalScrollBar()
         target = bar.value() + rect.top() - int(self.viewport().height() * where)
         bar.setValue(max(bar.minimum(), min(bar.maximum(), target)))
-
-    def is_visible_offset(self, offset: int) -> bool:
-        rect = self.cursorRect(self.cursor_for(offset, offset))
-        return self.viewport().rect().intersects(rect)
 
     # --- layers ----------------------------------------------------------------------------------
     def set_layer(self, name: str, highlights: list[Highlight]) -> None:

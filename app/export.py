@@ -5,7 +5,8 @@ engine.report builds it for both.
 
 The report shows the document with its highlights. Document text is always escaped with
 html.escape and never interpreted: a document containing "<script>" shows those characters.
-No widgets here, so the exports can be tested and reused without a window.
+Every export works from a `DocumentState` (app.document_state), so the exports can be tested and
+reused without a window.
 """
 
 from __future__ import annotations
@@ -16,55 +17,46 @@ import io
 import itertools
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import engine
-from app.highlights import (
-    ANSWER_COLOUR,
-    SUMMARY_COLOUR,
-    entity_colour,
-    entity_type,
-    entity_type_name,
-)
+from app.palette import ANSWER_COLOUR, SUMMARY_COLOUR, entity_colour, entity_type_name
 from engine.report import results_report, to_json
+from engine.tasks import registry
+
+if TYPE_CHECKING:
+    from app.document_state import DocumentState
 
 CSV_COLUMNS = ("type", "type_name", "label", "text", "start", "end", "score", "page")
 # A cell starting with one of these is a formula to spreadsheet programs.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _page(session, offset: int) -> int | None:
-    document = session.document
-    return document.page_of(offset) if document.pages else None
-
-
 # --- JSON ----------------------------------------------------------------------------------------
-# The session's task names -> the results schema's.
-_SCHEMA_TASK = {"ner": "ner", "question-answering": "qa", "summarization": "summary",
-                "sentiment": "sentiment"}
 _SCHEMA_STATUS = {"failed": "failed", "no-model": "skipped"}
 
 
-def results_dict(session) -> dict[str, Any]:
+def results_dict(state: DocumentState) -> dict[str, Any]:
     """Everything known about the document in the one results schema (docs/results-json.md),
     built by the same engine function as `albert-lens analyze`'s JSON."""
     tasks = {}
-    for name, state in (getattr(session, "tasks", None) or {}).items():
-        status = _SCHEMA_STATUS.get(getattr(state, "state", ""))
-        if status is not None and name in _SCHEMA_TASK:
-            tasks[_SCHEMA_TASK[name]] = {"status": status, "error": state.message or None}
+    for name, task in state.tasks.items():
+        status = _SCHEMA_STATUS.get(task.state)
+        if status is not None:
+            tasks[registry.task_spec(name).short] = {"status": status,
+                                                     "error": task.message or None}
     return results_report(
-        session.document,
-        entities=session.entities,
-        questions=session.questions or None,
-        summary=session.summary,
-        sentiment=session.sentiment,
+        state.document,
+        entities=state.entities,
+        questions=state.questions or None,
+        summary=state.summary,
+        sentiment=state.sentiment,
         tasks=tasks,
     )
 
 
-def write_json(path: str | Path, session) -> None:
-    Path(path).write_text(to_json(results_dict(session)) + "\n", encoding="utf-8")
+def write_json(path: str | Path, state: DocumentState) -> None:
+    Path(path).write_text(to_json(results_dict(state)) + "\n", encoding="utf-8")
 
 
 # --- CSV -----------------------------------------------------------------------------------------
@@ -73,22 +65,22 @@ def _cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def entities_csv(session) -> str:
+def entities_csv(state: DocumentState) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for e in session.entities or []:
-        page = _page(session, e.start)
+    for e in state.entities or []:
+        page = state.page_of(e.start)
         # Labels come from the model's config (id2label), as untrusted as the document's text.
-        writer.writerow([_cell(entity_type(e.label)), _cell(entity_type_name(e.label)),
+        writer.writerow([_cell(e.type), _cell(entity_type_name(e.type)),
                          _cell(e.label), _cell(e.text), e.start, e.end, f"{e.score:.4f}",
                          "" if page is None else page])
     return buf.getvalue()
 
 
-def write_csv(path: str | Path, session) -> None:
+def write_csv(path: str | Path, state: DocumentState) -> None:
     # utf-8-sig so spreadsheet programs read non-ASCII entity names correctly.
-    Path(path).write_text(entities_csv(session), encoding="utf-8-sig", newline="")
+    Path(path).write_text(entities_csv(state), encoding="utf-8-sig", newline="")
 
 
 # --- HTML ----------------------------------------------------------------------------------------
@@ -133,29 +125,26 @@ def _paragraph_ranges(document) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(r"[^\n]+(?:\n[^\n]+)*", document.text)]
 
 
-def html_report(session, hidden_types: set[str] | None = None) -> str:
+def html_report(state: DocumentState, hidden_types: set[str] | None = None) -> str:
     """A standalone HTML page: results, then the document with entities and summary marked."""
-    document = session.document
+    document = state.document
     text = document.text
     esc = html.escape
-    hidden = set(session.hidden_types if hidden_types is None else hidden_types)
+    hidden = set(state.hidden_types if hidden_types is None else hidden_types)
 
     # (start, end, css class, title) for every mark; wrapped outermost-first in this order.
     marks: list[tuple[int, int, str, str]] = []
-    if session.summary is not None:
-        marks += [(s.start, s.end, "summary", "In the summary") for s in session.summary.sentences]
+    if state.summary is not None:
+        marks += [(s.start, s.end, "summary", "In the summary") for s in state.summary.sentences]
     kinds: dict[str, int] = {}
-    for e in session.entities or []:
-        kind = entity_type(e.label)
+    for e in state.entities or []:
+        kind = e.type
         if kind in hidden:
             continue
         kinds[kind] = kinds.get(kind, 0) + 1
         marks.append((e.start, e.end, _css_class(kind),
-                      f"{entity_type_name(e.label)} · confidence {e.score:.0%}"))
-    answer = session.current_question.answers[0] if (
-        getattr(session, "current_question", None) is not None
-        and session.current_question.answers
-        and not session.current_question.answers[0].no_answer) else None
+                      f"{entity_type_name(kind)} · confidence {e.score:.0%}"))
+    answer = state.shown_answer()
     if answer is not None:
         marks.append((answer.start, answer.end, "answer", "Answer"))
     order = {"summary": 0, "answer": 2}
@@ -179,7 +168,7 @@ def html_report(session, hidden_types: set[str] | None = None) -> str:
         parts.append('<p class="legend">' + "".join(
             f'<span class="{_css_class(k)}">{esc(entity_type_name(k))} ({n})</span>'
             for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])) + "</p>")
-    parts.append(_results_section(session))
+    parts.append(_results_section(state))
     parts.append("<article>")
     for p_start, p_end in _paragraph_ranges(document):
         chunk = []
@@ -195,19 +184,19 @@ def html_report(session, hidden_types: set[str] | None = None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _results_section(session) -> str:
+def _results_section(state: DocumentState) -> str:
     esc = html.escape
     rows = []
-    if session.sentiment is not None:
-        s = session.sentiment
+    if state.sentiment is not None:
+        s = state.sentiment
         rows.append(f"<h2>Sentiment</h2><p>{esc(s.label)} · {s.score:.0%} confidence"
                     + (f" · {len(s.sentences)} sentences" if s.sentences else "") + "</p>")
-    if session.summary is not None and session.summary.sentences:
-        items = "".join(f"<li>{esc(s.text)}</li>" for s in session.summary.sentences)
+    if state.summary is not None and state.summary.sentences:
+        items = "".join(f"<li>{esc(s.text)}</li>" for s in state.summary.sentences)
         rows.append(f"<h2>Summary</h2><ol>{items}</ol>")
-    if session.questions:
+    if state.questions:
         qa = []
-        for q in session.questions:
+        for q in state.questions:
             if q.no_answer:
                 answers = "<em>No answer in this document.</em>"
             else:
@@ -215,13 +204,13 @@ def _results_section(session) -> str:
                                     if not a.no_answer)
             qa.append(f"<li><b>{esc(q.question)}</b> — {answers}</li>")
         rows.append(f"<h2>Questions</h2><ul>{''.join(qa)}</ul>")
-    if session.entities is not None:
-        rows.append(f"<h2>Entities</h2><p>{len(session.entities)} mentions highlighted below"
+    if state.entities is not None:
+        rows.append(f"<h2>Entities</h2><p>{len(state.entities)} mentions highlighted below"
                     " (hover for type and confidence).</p>")
     if not rows:
         return ""
     return '<section class="results">' + "".join(rows) + "</section>"
 
 
-def write_html(path: str | Path, session) -> None:
-    Path(path).write_text(html_report(session), encoding="utf-8")
+def write_html(path: str | Path, state: DocumentState) -> None:
+    Path(path).write_text(html_report(state), encoding="utf-8")

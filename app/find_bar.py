@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.document_view import DocumentView, Highlight
-from app.highlights import FIND_COLOUR, FIND_CURRENT_COLOUR, FIND_OUTLINE_COLOUR
+from app.palette import FIND_COLOUR, FIND_CURRENT_COLOUR, FIND_OUTLINE_COLOUR
 
 MAX_MATCHES = 20000
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.analysis import AnalysisService, PipelineFactory
 from app.context import AppContext
+from app.document_state import NO_MODEL
 from app.export import write_csv, write_html, write_json
 from app.model_manager import ModelManager, ModelsApi
 from app.panels.ask import AskPanel
@@ -31,11 +32,11 @@ from app.panels.entities import EntitiesPanel
 from app.panels.sentiment import SentimentPanel
 from app.panels.summary import SummaryPanel
 from app.resources import resource
-from app.session import IDLE, NO_MODEL, DocumentSession
+from app.session import DocumentSession
 from app.settings import Settings
 from app.settings_dialog import SettingsDialog
 from app.status_bar import StatusBar
-from app.text_spans import as_rich_text
+from app.text_format import as_rich_text
 from app.theme import apply_theme
 from app.welcome import WelcomePage
 from app.workers import Job, JobManager, settle_long_lived_objects
@@ -48,7 +49,6 @@ OPEN_FILTER = (
     "Text (*.txt *.text);;Markdown (*.md *.markdown);;HTML (*.html *.htm *.xhtml);;"
     "PDF (*.pdf);;Word (*.docx);;EPUB (*.epub);;All files (*)"
 )
-PANEL_ORDER = ("entities", "ask", "summary", "sentiment")
 UI_SWITCH_INTERVAL_S = 0.001
 
 
@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
 
     @property
     def all_panels(self):
+        """In the app's task order (app.settings.TASK_ORDER), as the tabs and Ctrl+1…4 are."""
         return (self.entities_panel, self.ask_panel, self.summary_panel, self.sentiment_panel)
 
     # --- actions and menus -----------------------------------------------------------------------
@@ -211,13 +212,13 @@ class MainWindow(QMainWindow):
         panels.setChecked(True)
         panels.blockSignals(False)
         a("fullscreen", "&Full Screen", self._toggle_fullscreen, [K.FullScreen, "F11"])
-        for i, (key, title) in enumerate(zip(PANEL_ORDER,
-                                             ("Entities", "Ask", "Summary", "Sentiment"))):
-            a(f"panel_{key}", f"{title} Panel", lambda i=i: self.show_panel(i), [f"Ctrl+{i + 1}"])
-        a("run_entities", "Find &Entities", self._run_entities, ["Ctrl+Shift+N"])
+        for i, panel in enumerate(self.all_panels):
+            a(f"panel_{panel.title.lower()}", f"{panel.title} Panel",
+              lambda i=i: self.show_panel(i), [f"Ctrl+{i + 1}"])
+        a("run_entities", "Find &Entities", lambda: self._run(self.entities_panel), ["Ctrl+Shift+N"])
         a("ask", "&Ask a Question", self.focus_question, ["Ctrl+L"])
-        a("summarize", "&Summarize", self._run_summary, ["Ctrl+Shift+U"])
-        a("sentiment", "Analyse Sen&timent", self._run_sentiment, ["Ctrl+Shift+T"])
+        a("summarize", "&Summarize", lambda: self._run(self.summary_panel), ["Ctrl+Shift+U"])
+        a("sentiment", "Analyse Sen&timent", lambda: self._run(self.sentiment_panel), ["Ctrl+Shift+T"])
         # Esc closes the find bar or stops the analysis, so it is always on; Analyse › Cancel is
         # enabled only while there is something to stop (it shows Esc as its key).
         a("cancel", "Close Find or Cancel", self.escape, ["Esc"], "Stop the running analysis")
@@ -249,7 +250,8 @@ class MainWindow(QMainWindow):
             edit.addSeparator() if key is None else edit.addAction(act[key])
         view = bar.addMenu("&View")
         for key in ("zoom_in", "zoom_out", "zoom_reset", None, "next_tab", "previous_tab", None,
-                    "side_panel", *(f"panel_{k}" for k in PANEL_ORDER), None, "fullscreen"):
+                    "side_panel", *(f"panel_{p.title.lower()}" for p in self.all_panels), None,
+                    "fullscreen"):
             view.addSeparator() if key is None else view.addAction(act[key])
         analyse = bar.addMenu("&Analyse")
         for key in ("run_entities", "ask", "summarize", "sentiment", None, "cancel_analysis", None,
@@ -476,28 +478,16 @@ class MainWindow(QMainWindow):
             self.jobs.cancel_all()
 
     # --- analyses --------------------------------------------------------------------------------
-    def _run_entities(self) -> None:
+    def _run(self, panel) -> None:
         session = self.current_session()
         if session is not None:
-            self.show_panel(0)
-            self.entities_panel.start(session)
+            self.show_panel(self.all_panels.index(panel))
+            panel.start(session)
 
     def focus_question(self) -> None:
-        self.show_panel(1)
+        self.show_panel(self.all_panels.index(self.ask_panel))
         self.ask_panel.question_box.setFocus()
         self.ask_panel.question_box.lineEdit().selectAll()
-
-    def _run_summary(self) -> None:
-        session = self.current_session()
-        if session is not None:
-            self.show_panel(2)
-            self.summary_panel.start(session)
-
-    def _run_sentiment(self) -> None:
-        session = self.current_session()
-        if session is not None:
-            self.show_panel(3)
-            self.sentiment_panel.start(session)
 
     # --- export ----------------------------------------------------------------------------------
     def _export(self, title: str, suffix: str, filter_: str, writer) -> None:
@@ -514,7 +504,7 @@ class MainWindow(QMainWindow):
     def export_to(self, path: str | Path, writer, session: DocumentSession | None = None) -> bool:
         session = session or self.current_session()
         try:
-            writer(path, session)
+            writer(path, session.document_state)
         except OSError as exc:
             self.show_error("Cannot export", exc)
             return False
@@ -551,16 +541,9 @@ class MainWindow(QMainWindow):
         self.analysis.reset()
         self.refresh_models_info()
         for session in self.sessions:
-            if session.state("ner") == NO_MODEL:
-                self.entities_panel.start(session)
-            # The "no model" notices go: a question waiting for a model is asked again, the
-            # other panels wait for their button.
-            if session.state("question-answering") == NO_MODEL:
-                session.set_state("question-answering", IDLE)
-                self.ask_panel.ask_again(session)
-            for task in ("summarization", "sentiment"):
-                if session.state(task) == NO_MODEL:
-                    session.set_state(task, IDLE)
+            for panel in self.all_panels:
+                if session.state(panel.task) == NO_MODEL:
+                    panel.model_may_be_installed(session)
 
     def refresh_models_info(self) -> None:
         try:

@@ -26,23 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import TASK_NAMES
-from app.text_spans import as_rich_text
+from app.settings import MODEL_KIND_ORDER, TASK_ORDER, model_kind_name, task_name
+from app.text_format import as_rich_text
 from app.workers import Job, JobManager
+from engine.tasks import registry
 
-# The app's analysis tasks and the model task (engine.models.catalog) each runs on.
-STORE_TASKS = {
-    "ner": "ner",
-    "question-answering": "question-answering",
-    "summarization": "embeddings",
-    "sentiment": "sentiment",
-}
-STORE_TASK_NAMES = {
-    "ner": "Entities",
-    "question-answering": "Questions",
-    "embeddings": "Summary",
-    "sentiment": "Sentiment",
-}
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -70,7 +58,7 @@ def detected_task(api, folder: str | Path) -> str | None:
         task = detect(folder)
     except Exception:  # noqa: BLE001 - a guess only; importing says what is wrong
         return None
-    return task if task in STORE_TASK_NAMES else None
+    return task if task in MODEL_KIND_ORDER else None
 
 
 class ImportDialog(QDialog):
@@ -86,11 +74,11 @@ class ImportDialog(QDialog):
         where.setWordWrap(True)
         self.combo = QComboBox(self)
         self.combo.setAccessibleName("What the model is for")
-        for store_task, name in STORE_TASK_NAMES.items():
-            self.combo.addItem(f"{name} ({store_task})", store_task)
+        for kind in MODEL_KIND_ORDER:
+            self.combo.addItem(f"{model_kind_name(kind)} ({kind})", kind)
         if detected is not None:
-            self.combo.setCurrentIndex(list(STORE_TASK_NAMES).index(detected))
-            why = f"Its config.json says: {STORE_TASK_NAMES[detected]}."
+            self.combo.setCurrentIndex(MODEL_KIND_ORDER.index(detected))
+            why = f"Its config.json says: {model_kind_name(detected)}."
         else:
             self.combo.setCurrentIndex(-1)
             why = "Its config.json does not say what it is for: choose below."
@@ -201,12 +189,13 @@ class ModelManager(QDialog):
         self.task_boxes: dict[str, QComboBox] = {}
         choose = QGroupBox("Model per task", self)
         form = QFormLayout(choose)
-        for task, store_task in STORE_TASKS.items():
+        for task in TASK_ORDER:
+            store_task = registry.task_spec(task).model_kind
             combo = QComboBox(choose)
-            combo.setAccessibleName(f"Model for {TASK_NAMES[task]}")
+            combo.setAccessibleName(f"Model for {task_name(task)}")
             combo.activated.connect(lambda _i, t=store_task, c=combo: self._choose(t, c))
             self.task_boxes[store_task] = combo
-            form.addRow(f"{TASK_NAMES[task]}:", combo)
+            form.addRow(f"{task_name(task)}:", combo)
 
         close = QPushButton("Close", self)
         close.setAccessibleName("Close the model manager")
@@ -253,8 +242,8 @@ class ModelManager(QDialog):
         by_id = {m.id.lower(): m for m in installed}
         self.tree.clear()
         groups: dict[str, QTreeWidgetItem] = {}
-        for store_task, name in STORE_TASK_NAMES.items():
-            group = QTreeWidgetItem([name, "", ""])
+        for store_task in MODEL_KIND_ORDER:
+            group = QTreeWidgetItem([model_kind_name(store_task), "", ""])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
             font = group.font(0)
             font.setBold(True)

@@ -1,48 +1,24 @@
-"""One open document: its view, its find bar, and the results of every analysis run on it."""
+"""One open document's tab: its view and find bar, over the document's state (app.document_state)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from app.document_state import DocumentState
 from app.document_view import DocumentView
 from app.find_bar import FindBar
 
 if TYPE_CHECKING:
     from engine.documents import Document
-    from engine.tasks.results import Answer, Entity, Sentiment, Summary
-
-# What a task's panel shows while nothing is listed.
-IDLE, RUNNING, DONE, FAILED, CANCELLED, NO_MODEL = (
-    "idle", "running", "done", "failed", "cancelled", "no-model")
-
-
-@dataclass
-class TaskState:
-    state: str = IDLE
-    message: str = ""
-    job: object = None
-
-
-@dataclass
-class QuestionResult:
-    question: str
-    answers: list[Answer] = field(default_factory=list)
-    contexts: list[tuple[int, int]] = field(default_factory=list)  # sentence around each
-    answered: bool = False  # the model ran; until then "no answer" would be a false claim
-
-    @property
-    def no_answer(self) -> bool:
-        return not self.answers or self.answers[0].no_answer
 
 
 class DocumentSession(QWidget):
-    """The widget of one document tab, and the state the panels show for it."""
+    """The widgets of one document tab; what the panels show for it is `document_state`."""
 
-    changed = Signal(str)  # which task's results or state changed
+    changed = Signal(str)  # which task's results or state changed (the state's notice, for Qt)
 
     def __init__(self, document: Document, font_size: int = 12,
                  parent: QWidget | None = None) -> None:
@@ -50,19 +26,10 @@ class DocumentSession(QWidget):
         self.document = document
         self.view = DocumentView(document, font_size, self)
         self.find_bar = FindBar(self.view, self)
-        self.tasks: dict[str, TaskState] = {
-            t: TaskState() for t in ("ner", "question-answering", "summarization", "sentiment")
-        }
-        self.entities: list[Entity] | None = None
-        # Derived from `entities` off the UI thread: every highlight, and (type, text, mentions).
-        self.entity_highlights: list | None = None
-        self.entity_groups: list | None = None
-        self.hidden_types: set[str] = set()
-        self.questions: list[QuestionResult] = []
-        self.current_question: QuestionResult | None = None
-        self.summary: Summary | None = None
-        self.sentiment: Sentiment | None = None
-        self.mention_cursor: dict[tuple[str, str], int] = {}
+        self.document_state = DocumentState(document)
+        self.document_state.subscribe(self.changed.emit)
+        # The view's marks for every entity (Qt colours), made off the UI thread with the result.
+        self.entity_marks: list | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -96,12 +63,26 @@ class DocumentSession(QWidget):
     def title(self) -> str:
         return self.document.title or (self.document.path.name if self.document.path else "Untitled")
 
-    def set_state(self, task: str, state: str, message: str = "", job: object = None) -> None:
-        self.tasks[task] = TaskState(state, message, job)
-        self.changed.emit(task)
-
     def state(self, task: str) -> str:
-        return self.tasks[task].state
+        return self.document_state.state(task)
 
-    def page_of(self, offset: int) -> int | None:
-        return self.document.page_of(offset) if self.document.pages else None
+    # Read-only views of the state, for the window's actions and tests.
+    @property
+    def tasks(self):
+        return self.document_state.tasks
+
+    @property
+    def entities(self):
+        return self.document_state.entities
+
+    @property
+    def current_question(self):
+        return self.document_state.current_question
+
+    @property
+    def summary(self):
+        return self.document_state.summary
+
+    @property
+    def sentiment(self):
+        return self.document_state.sentiment

@@ -11,22 +11,29 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from engine import paths
+from engine import DEVICE_CHOICES, paths
+from engine.tasks import registry
 
-DEVICES = ("auto", "gpu", "cpu")
 PRECISIONS = ("fp32", "int8")
 THEMES = ("system", "light", "dark")
-TASKS = ("ner", "question-answering", "summarization", "sentiment")
-TASK_NAMES = {
-    "ner": "Entities",
-    "question-answering": "Questions",
-    "summarization": "Summary",
-    "sentiment": "Sentiment",
-}
+# The app's order of the tasks (panels and Ctrl+1…4, the model manager, the start page): what a
+# reader does first, not the registry's run order. Everything else about a task is the registry's.
+TASK_ORDER = ("ner", "question-answering", "summarization", "sentiment")
+MODEL_KIND_ORDER = tuple(dict.fromkeys(registry.model_kind(t).name for t in TASK_ORDER))
 DEFAULT_FONT_SIZE = 12
 MIN_FONT_SIZE, MAX_FONT_SIZE = 8, 32
 MAX_RECENT = 10
 MAX_QUESTIONS = 30
+
+
+def task_name(task: str) -> str:
+    """A task as people are shown it ("Entities")."""
+    return registry.task_spec(task).display_name
+
+
+def model_kind_name(kind: str) -> str:
+    """A kind of model as people are shown it: the tasks it serves ("embeddings": "Summary")."""
+    return " / ".join(spec.display_name for spec in registry.tasks_using(kind))
 
 
 def settings_path() -> Path:
@@ -48,12 +55,12 @@ class Settings:
 
     @property
     def device(self) -> str:
-        return self._choice("engine/device", DEVICES, "auto")
+        return self._choice("engine/device", DEVICE_CHOICES, "auto")
 
     @device.setter
     def device(self, value: str) -> None:
-        if value not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES}")
+        if value not in DEVICE_CHOICES:
+            raise ValueError(f"device must be one of {DEVICE_CHOICES}")
         self._q.setValue("engine/device", value)
 
     @property
@@ -171,8 +178,8 @@ class Settings:
         return str(value) if value else None
 
     def set_model_for(self, task: str, model: str | Path | None) -> None:
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}")
+        if task not in registry.TASK_NAMES:
+            raise ValueError(f"task must be one of {registry.TASK_NAMES}")
         if model:
             self._q.setValue(f"models/{task}", str(model))
         else:

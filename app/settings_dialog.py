@@ -14,12 +14,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import MAX_FONT_SIZE, MIN_FONT_SIZE, Settings
+from engine import DEVICE_CHOICES as DEVICES
 
-DEVICE_CHOICES = (
-    ("auto", "Automatic (GPU when available)"),
-    ("gpu", "GPU"),
-    ("cpu", "CPU only"),
-)
+DEVICE_LABELS = {"auto": "Automatic (GPU when available)", "gpu": "GPU", "cpu": "CPU only"}
+DEVICE_CHOICES = tuple((device, DEVICE_LABELS.get(device, device)) for device in DEVICES)
 PRECISION_CHOICES = (
     ("fp32", "Full precision (fp32)"),
     ("int8", "Faster on the CPU, slightly less exact (int8)"),

@@ -6,7 +6,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QToolButton, QWidget
 
 from app.analysis import AnalysisService
-from app.settings import TASK_NAMES
+from app.settings import task_name
 from app.workers import JobManager
 
 MODELS_WIDTH = 380  # pixels; the full list is in the tooltip
@@ -154,5 +154,5 @@ class StatusBar(QStatusBar):
             self.models_label.setToolTip("Models load when an analysis first needs them.")
             return
         self.models_label.setToolTip("\n".join(
-            f"{TASK_NAMES[t]}: {i.name} on {i.device}" for t, i in infos.items()))
+            f"{task_name(t)}: {i.name} on {i.device}" for t, i in infos.items()))
         self.models_label.setText("Models: " + self.analysis.models_summary())

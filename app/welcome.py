@@ -19,11 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.resources import resource
-from app.text_spans import as_rich_text
+from app.settings import model_kind_name
+from app.text_format import as_rich_text
 
 FORMATS_TEXT = "Text, Markdown, HTML, PDF, Word (.docx) and EPUB"
-TASK_LABELS = {"ner": "Entities", "question-answering": "Questions", "sentiment": "Sentiment",
-               "embeddings": "Summaries"}
 
 
 def _card(parent: QWidget) -> tuple[QFrame, QVBoxLayout]:
@@ -144,7 +143,7 @@ class WelcomePage(QScrollArea):
             self.manage_button.setText("Models…")
             return
         size = sum(e.size_mb for e in missing)
-        names = "\n".join(f"    •  {TASK_LABELS.get(e.task, e.task)}: {e.title} ({e.size_text})"
+        names = "\n".join(f"    •  {model_kind_name(e.task)}: {e.title} ({e.size_text})"
                           for e in missing)
         first = installed_count == 0
         self.models_title.setText("<b>First run: no models yet</b>" if first

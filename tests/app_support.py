@@ -87,7 +87,10 @@ class FakeQA:
         out = []
         for i, t in enumerate(texts[:top_k]):
             start = context.index(t)
-            out.append(Answer(t, start, start + len(t), 0.9 - 0.2 * i))
+            # As the engine's: each answer carries the sentence around it.
+            around = next((a, b) for a, b in sentences(context) if a <= start < b)
+            out.append(Answer(t, start, start + len(t), 0.9 - 0.2 * i, context_start=around[0],
+                              context_end=max(around[1], start + len(t))))
         return out
 
 

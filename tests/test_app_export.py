@@ -69,7 +69,7 @@ class _Collect(HTMLParser):
 
 
 def test_html_report_escapes_the_document(session, tmp_path):
-    report = html_report(session)
+    report = html_report(session.document_state)
     assert "<script>" not in report and "<b>bold</b>" not in report and "<i>" not in report
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in report
     parsed = _Collect()
@@ -84,12 +84,12 @@ def test_html_report_escapes_the_document(session, tmp_path):
     marked = {text for _, text in body.marks}
     assert {"Marie Curie", "Warsaw", "Paris", "<b>bold</b>"} <= marked
     assert ("e-PER", "Marie Curie") in body.marks
-    write_html(tmp_path / "r.html", session)
+    write_html(tmp_path / "r.html", session.document_state)
     assert (tmp_path / "r.html").read_text(encoding="utf-8") == report
 
 
 def test_hidden_types_are_left_out_of_the_report(session):
-    report = html_report(session, hidden_types={"LOC"})
+    report = html_report(session.document_state, hidden_types={"LOC"})
     body = _Collect()
     body.feed(report[report.index("<article>"):])
     assert all(cls != "e-LOC" for cls, _ in body.marks)
@@ -97,7 +97,7 @@ def test_hidden_types_are_left_out_of_the_report(session):
 
 def test_json_has_every_result_with_code_point_offsets(session, tmp_path):
     path = tmp_path / "r.json"
-    write_json(path, session)
+    write_json(path, session.document_state)
     data = json.loads(path.read_text(encoding="utf-8"))
     text = session.document.text
     assert data["document"]["length"] == len(text) and data["document"]["text"] == text
@@ -107,11 +107,11 @@ def test_json_has_every_result_with_code_point_offsets(session, tmp_path):
     assert data["questions"][0]["answers"][0]["text"] == "Warsaw"
     assert all(text[s["start"]:s["end"]] == s["text"] for s in data["summary"]["sentences"])
     assert data["sentiment"]["label"] in ("positive", "negative")
-    assert results_dict(session)["entities"] == data["entities"]
+    assert results_dict(session.document_state)["entities"] == data["entities"]
 
 
 def test_csv_lists_entities_and_defuses_formulas(session, tmp_path):
-    rows = list(csv.DictReader(io.StringIO(entities_csv(session))))
+    rows = list(csv.DictReader(io.StringIO(entities_csv(session.document_state))))
     assert len(rows) == len(session.entities)
     by_text = {r["text"]: r for r in rows}
     assert by_text["Marie Curie"]["type"] == "PER"
@@ -121,7 +121,7 @@ def test_csv_lists_entities_and_defuses_formulas(session, tmp_path):
     assert "'=SUM(A1)" in by_text
     first = rows[0]
     assert session.document.text[int(first["start"]):int(first["end"])] == first["text"]
-    write_csv(tmp_path / "e.csv", session)
+    write_csv(tmp_path / "e.csv", session.document_state)
     assert (tmp_path / "e.csv").read_bytes().startswith(b"\xef\xbb\xbf")
 
 

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from PySide6.QtGui import QColor
 
 from app.document_view import DocumentView, Highlight
-from app.highlights import OffsetMap, entity_colour, entity_type, entity_type_name
+from app.offset_map import OffsetMap
+from app.palette import entity_colour, entity_type_name
 from engine.documents import Document
 
 ASTRAL_TEXT = "😀 𝔘 then Ada Lovelace 👩‍🔬 met 𝕮𝖍𝖆𝖗𝖑𝖊𝖘 Babbage in London.\n\nNext 🎉 Paris."
@@ -127,10 +128,10 @@ def test_zoom_changes_the_text_size(qtbot):
 
 
 def test_entity_types_have_names_and_stable_colours():
-    assert entity_type("B-PER") == "PER"
-    assert entity_type("PER") == "PER"
-    assert entity_type_name("I-LOC") == "Location"
-    assert entity_colour("B-ORG") == entity_colour("ORG")
+    from engine.tasks.results import Entity
+
+    assert entity_type_name(Entity("I-LOC", 0, 5, "Paris", 0.9).type) == "Location"
+    assert entity_colour(Entity("B-ORG", 0, 3, "IBM", 0.9).type) == entity_colour("ORG")
     assert entity_colour("WEIRD_TAG") == entity_colour("WEIRD_TAG")
     assert entity_colour("WEIRD_TAG") != entity_colour("OTHER_TAG")
 

@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
-from app.session import CANCELLED, DONE, FAILED, RUNNING
+from app.document_state import CANCELLED, DONE, FAILED, RUNNING
 from app.workers import JobManager
 from tests.app_support import (
     SAMPLE_TEXT,

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from app.document_state import DONE, NO_MODEL
 from app.main_window import MainWindow
 from app.model_manager import ModelManager, ModelsApi
-from app.session import DONE, NO_MODEL
 from app.settings import Settings
 from engine import models as engine_models
 from engine.errors import DownloadCancelled

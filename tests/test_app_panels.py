@@ -6,10 +6,10 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QGuiApplication
 
+from app.document_state import DONE, NO_MODEL
 from app.main_window import MainWindow
 from app.panels.ask import NO_ANSWER_TEXT
-from app.panels.sentiment import chart_points, polarity
-from app.session import DONE, NO_MODEL
+from app.panels.sentiment import chart_points
 from app.settings import Settings
 from tests.app_support import (
     SAMPLE_TEXT,
@@ -175,8 +175,8 @@ def test_answer_text_is_escaped_in_the_card(qtbot, tmp_path, monkeypatch):
 
     text = "Say <b>hi</b> & <script>x</script> now."
     start = text.index("<b>")
-    html = answer_card_html(0, Answer("<b>hi</b>", start, start + 9, 0.5), text,
-                            (0, len(text)), page=3)
+    html = answer_card_html(0, Answer("<b>hi</b>", start, start + 9, 0.5, context_start=0,
+                                      context_end=len(text)), text, page=3)
     assert "<b>hi</b>" not in html and "&lt;b&gt;hi&lt;/b&gt;" in html
     assert "<script>" not in html and "page 3" in html
 
@@ -244,11 +244,14 @@ def test_sentiment_label_chart_and_tint(window, session, qtbot):
     assert not session.view.layer_visible("sentiment")
 
 
-def test_polarity_understands_common_label_sets():
-    assert polarity("positive", 0.8, {"positive": 0.8, "negative": 0.2}) == pytest.approx(0.6)
-    assert polarity("LABEL_0", 0.9, {"LABEL_0": 0.9, "LABEL_1": 0.1}) == pytest.approx(-0.8)
-    assert polarity("5 stars", 1.0, {"1 star": 0.0, "5 stars": 1.0}) == pytest.approx(1.0)
-    assert polarity("neutral", 0.9, {}) == 0
+def test_the_chart_plots_the_polarity_the_results_carry():
+    from engine.tasks.results import SentenceSentiment, Sentiment
+
+    # Polarities the labels alone would not give: the chart must not guess from the names.
+    sentences = [SentenceSentiment(0, 4, "Good", "LABEL_7", 0.9, {"LABEL_7": 0.9}, polarity=-0.5),
+                 SentenceSentiment(5, 8, "Bad", "LABEL_2", 0.8, {"LABEL_2": 0.8}, polarity=0.25)]
+    points = chart_points(Sentiment("LABEL_7", 0.9, {}, sentences, polarity=0.1), 8)
+    assert [(p.x, p.value, p.index) for p in points] == [(0.25, -0.5, 0), (0.8125, 0.25, 1)]
 
 
 def test_chart_points_empty_document():
@@ -267,7 +270,7 @@ def test_rerun_entities_uses_new_results(window, session, qtbot):
 
 
 def test_document_markup_is_never_rendered_in_labels_or_tooltips(qtbot, tmp_path, monkeypatch):
-    from app.text_spans import as_rich_text
+    from app.text_format import as_rich_text
 
     assert as_rich_text("<b>x</b> & y\nz") == (
         "<p style='white-space:pre-wrap'>&lt;b&gt;x&lt;/b&gt; &amp; y<br>z</p>")

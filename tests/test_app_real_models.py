@@ -14,7 +14,7 @@ import time
 import pytest
 
 import engine
-from app.session import CANCELLED, DONE, FAILED, RUNNING
+from app.document_state import CANCELLED, DONE, FAILED, RUNNING
 from app.settings import Settings
 from tests.app_support import EventLoopGaps, make_window, message_boxes, open_document, wait_idle
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QPushButton
 
+from app.document_state import IDLE, NO_MODEL
 from app.panels.ask import NO_ANSWER_TEXT
-from app.session import IDLE, NO_MODEL
 from engine.tasks.results import Answer
 from tests.app_support import (
     SAMPLE_TEXT,

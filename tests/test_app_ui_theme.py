@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from app.highlights import (
+from app.palette import (
     ANSWER_COLOUR,
     ANSWER_CONTEXT_COLOUR,
     ENTITY_COLOURS,
@@ -21,7 +21,7 @@ from app.theme import apply_theme
 from tests.app_support import SAMPLE_TEXT, fake_factory, make_window, open_document
 
 MARKS = [ANSWER_COLOUR, ANSWER_CONTEXT_COLOUR, SUMMARY_COLOUR, FIND_COLOUR, FIND_CURRENT_COLOUR,
-         *ENTITY_COLOURS.values(), entity_colour("B-WORK_OF_ART").name()]
+         *ENTITY_COLOURS.values(), entity_colour("WORK_OF_ART").name()]
 
 
 def wcag(a: QColor, b: QColor) -> float:

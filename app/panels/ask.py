@@ -22,35 +22,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.document_state import RUNNING, QuestionResult, answer_context
 from app.document_view import Highlight
-from app.highlights import ANSWER_COLOUR, ANSWER_CONTEXT_COLOUR, MENTION_COLOUR
+from app.palette import ANSWER_COLOUR, ANSWER_CONTEXT_COLOUR, MENTION_COLOUR
 from app.panels.base import TaskPanel
-from app.session import RUNNING, DocumentSession, QuestionResult
-from app.text_spans import percent
+from app.session import DocumentSession
+from app.text_format import percent
 
 if TYPE_CHECKING:
     from engine.tasks.results import Answer
 
 TOP_K = 3
 NO_ANSWER_TEXT = "No answer in this document."
-
-
-def answer_contexts(document, answers: list[Answer]) -> list[tuple[int, int]]:
-    """The sentence (or sentences) around each answer, from the engine's sentence splitter."""
-    import engine
-
-    text = document.text
-    ranges = engine.split_sentences(text, [(p.start, p.end) for p in document.paragraphs] or None)
-    starts = [a for a, _ in ranges]
-    out = []
-    for answer in answers:
-        if answer.no_answer or not ranges:
-            out.append((answer.start, answer.end))
-            continue
-        first = max(0, bisect.bisect_right(starts, answer.start) - 1)
-        last = max(first, bisect.bisect_right(starts, max(answer.start, answer.end - 1)) - 1)
-        out.append((min(ranges[first][0], answer.start), max(ranges[last][1], answer.end)))
-    return out
 
 
 def merge_duplicates(answers: list[Answer]) -> list[Answer]:
@@ -73,10 +56,10 @@ def paragraph_number(document, offset: int) -> int | None:
     return max(1, bisect.bisect_right(paragraphs, offset, key=lambda p: p.start))
 
 
-def answer_card_html(index: int, answer: Answer, text: str, context: tuple[int, int],
-                     page: int | None, paragraph: int | None = None) -> str:
-    """Rich text for one answer; every piece of document text is escaped."""
-    start, end = context
+def answer_card_html(index: int, answer: Answer, text: str, page: int | None,
+                     paragraph: int | None = None) -> str:
+    """Rich text for one answer in its sentence; every piece of document text is escaped."""
+    start, end = answer_context(answer)
     # Line breaks inside the quoted sentence would only be noise in a narrow panel.
     before = html.escape(text[start:answer.start].replace("\n", " "))
     middle = html.escape(text[answer.start:answer.end].replace("\n", " "))
@@ -169,41 +152,42 @@ class AskPanel(TaskPanel):
         self._load_history()
         if session is self.session:
             self.question_box.setEditText(question)
-        document = session.document
+        doc = session.document_state
+        document = doc.document
         entry = QuestionResult(question)
-        session.current_question = entry
+        doc.current_question = entry
 
         def call(pipe, progress, cancel):
-            answers = merge_duplicates(list(pipe(question=question, context=document,
-                                                 top_k=TOP_K, progress=progress,
-                                                 cancel=cancel)))[:TOP_K]
-            return answers, answer_contexts(document, answers)
+            return merge_duplicates(list(pipe(question=question, context=document, top_k=TOP_K,
+                                              progress=progress, cancel=cancel)))[:TOP_K]
 
-        def result(payload) -> None:
-            entry.answers, entry.contexts = payload
-            entry.answered = True
-            session.questions = [q for q in session.questions if q.question != question]
-            session.questions.insert(0, entry)
-            if session.current_question is entry and not entry.no_answer:
+        def result(answers: list[Answer]) -> None:
+            doc.add_answers(entry, answers)
+            if doc.current_question is entry and not entry.no_answer:
                 self.show_answer(session, 0)
 
         self.run_task(session, call, result)
 
     def ask_again(self, session: DocumentSession) -> None:
         """Ask the question that found no model, now that one may be installed."""
-        entry = session.current_question
+        entry = session.document_state.current_question
         if entry is not None and not entry.answered:
             self.ask(entry.question, session)
+
+    def model_may_be_installed(self, session: DocumentSession) -> None:
+        super().model_may_be_installed(session)
+        self.ask_again(session)
 
     # --- showing ---------------------------------------------------------------------------------
     def refresh(self) -> None:
         session = self.session
+        doc = session.document_state if session is not None else None
         self.state_notice("", "Ask", self.ask_current)
-        running = session is not None and session.state(self.task) == RUNNING
+        running = doc is not None and doc.state(self.task) == RUNNING
         self.ask_button.setEnabled(session is not None)
         self.question_box.setEnabled(session is not None)
         self.history.clear()
-        for entry in session.questions if session is not None else []:
+        for entry in doc.questions if doc is not None else []:
             item = QListWidgetItem(entry.question, self.history)
             item.setData(Qt.ItemDataRole.UserRole, entry.question)
         self.history.setVisible(self.history.count() > 0)
@@ -212,7 +196,7 @@ class AskPanel(TaskPanel):
         self.history.setFixedHeight(rows * self.history.sizeHintForRow(0) + 6
                                     if self.history.count() else 0)
         self.history_label.setVisible(self.history.count() > 0)
-        entry = session.current_question if session is not None else None
+        entry = doc.current_question if doc is not None else None
         if entry is None:
             self.heading.setText("" if session is None else
                                  "Ask anything the document answers, e.g. “Who developed it?”")
@@ -239,21 +223,19 @@ class AskPanel(TaskPanel):
         if session is None:
             return
         if not answers or answers[0].no_answer:
-            if session.current_question is not None:
+            if session.document_state.current_question is not None:
                 label = QLabel(NO_ANSWER_TEXT, self.answers_box)
                 label.setObjectName("noAnswer")
                 label.setAccessibleName("No answer")
                 self._add_label(label)
             return
-        text = session.document.text
-        contexts = session.current_question.contexts
+        doc = session.document_state
         for i, answer in enumerate(answers):
             if answer.no_answer:
                 continue
-            context = contexts[i] if i < len(contexts) else (answer.start, answer.end)
             label = QLabel(answer_card_html(
-                i, answer, text, context, session.page_of(answer.start),
-                paragraph_number(session.document, answer.start)), self.answers_box)
+                i, answer, doc.document.text, doc.page_of(answer.start),
+                paragraph_number(doc.document, answer.start)), self.answers_box)
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
@@ -275,9 +257,10 @@ class AskPanel(TaskPanel):
         if session is None:
             return
         question = item.data(Qt.ItemDataRole.UserRole)
-        for entry in session.questions:
+        doc = session.document_state
+        for entry in doc.questions:
             if entry.question == question:
-                session.current_question = entry
+                doc.current_question = entry
                 self.question_box.setEditText(question)
                 self.refresh()
                 if not entry.no_answer:
@@ -286,14 +269,13 @@ class AskPanel(TaskPanel):
 
     def show_answer(self, session: DocumentSession, index: int) -> None:
         """Scroll to answer `index` of the current question; mark it and its sentence."""
-        entry = session.current_question
+        entry = session.document_state.current_question
         if entry is None or not 0 <= index < len(entry.answers):
             return
         answer = entry.answers[index]
         if answer.no_answer:
             return
-        start, end = entry.contexts[index] if index < len(entry.contexts) else (
-            answer.start, answer.end)
+        start, end = answer_context(answer)
         view = session.view
         view.set_layer("answer-context", [Highlight(start, end, ANSWER_CONTEXT_COLOUR)])
         view.set_layer("answer", [Highlight(answer.start, answer.end, ANSWER_COLOUR,

@@ -17,22 +17,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from app.session import (
-    CANCELLED,
-    DONE,
-    FAILED,
-    NO_MODEL,
-    RUNNING,
-    DocumentSession,
-)
+from app.document_state import CANCELLED, DONE, FAILED, IDLE, NO_MODEL, RUNNING
+from app.session import DocumentSession
 from engine.errors import ModelNotFoundError
-
-MODEL_KIND = {
-    "ner": "entity",
-    "question-answering": "question-answering",
-    "summarization": "summary (sentence embedding)",
-    "sentiment": "sentiment",
-}
+from engine.tasks import registry
 
 
 def alive(session: DocumentSession | None) -> bool:
@@ -117,12 +105,25 @@ class TaskPanel(QWidget):
     def refresh(self) -> None:  # pragma: no cover - every panel has its own
         raise NotImplementedError
 
+    def start(self, session: DocumentSession) -> None:  # pragma: no cover - panels that run
+        raise NotImplementedError
+
+    def start_current(self) -> None:
+        if self.session is not None:
+            self.start(self.session)
+
+    def model_may_be_installed(self, session: DocumentSession) -> None:
+        """Models changed while this task had none: the "no model" notice goes, and the
+        panel waits for its button (a panel that runs by itself runs again)."""
+        session.document_state.set_task_state(self.task, IDLE)
+
     # --- running the task ------------------------------------------------------------------------
     def run_task(self, session: DocumentSession,
                  call: Callable[[Any, Any, Callable[[], bool]], Any],
                  on_result: Callable[[Any], None], title: str | None = None) -> None:
         """Run this panel's task for `session` in the background and keep its state current."""
-        state = session.tasks[self.task]
+        doc = session.document_state
+        state = doc.tasks[self.task]
         if state.state == RUNNING and state.job is not None:
             self.ctx.jobs.cancel(state.job)
 
@@ -134,24 +135,24 @@ class TaskPanel(QWidget):
             except Exception as exc:  # noqa: BLE001 - a result the panel cannot show
                 failure(exc)
                 return
-            session.set_state(self.task, DONE)
+            doc.set_task_state(self.task, DONE)
 
         def failure(error: BaseException) -> None:
             if not alive(session):
                 return
             if isinstance(error, ModelNotFoundError):
-                session.set_state(self.task, NO_MODEL, str(error))
+                doc.set_task_state(self.task, NO_MODEL, str(error))
             else:
-                session.set_state(self.task, FAILED, str(error) or type(error).__name__)
+                doc.set_task_state(self.task, FAILED, str(error) or type(error).__name__)
                 self.ctx.show_error(f"{self.title} failed", error)
 
         def cancelled() -> None:
             if alive(session):
-                session.set_state(self.task, CANCELLED, "Cancelled.")
+                doc.set_task_state(self.task, CANCELLED, "Cancelled.")
 
         job = self.ctx.analysis.run(self.task, call, on_success=success, on_error=failure,
                                     on_cancel=cancelled, owner=session, title=title)
-        session.set_state(self.task, RUNNING, job=job)
+        doc.set_task_state(self.task, RUNNING, job=job)
 
     def state_notice(self, idle_text: str, run_text: str, run: Callable[[], None]) -> None:
         """Show the notice that fits the session's state for this task (or hide it)."""
@@ -159,12 +160,12 @@ class TaskPanel(QWidget):
         if session is None:
             self.notice.show_text("Open a document to use this panel.")
             return
-        state = session.tasks[self.task]
+        state = session.document_state.tasks[self.task]
         if state.state == RUNNING:
             self.notice.show_text("Working… (progress and Cancel are in the status bar)")
         elif state.state == NO_MODEL:
             self.notice.show_text(
-                f"No {MODEL_KIND[self.task]} model is installed yet. Reading documents works "
+                f"No {registry.task_spec(self.task).model_role} model is installed yet. Reading documents works "
                 "without one; to use this panel, get the standard models or import a folder.",
                 "Models…", self.ctx.manage_models)
         elif state.state == FAILED:

@@ -6,7 +6,7 @@ jumps to its mentions one after another.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
@@ -27,16 +27,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.document_state import DONE, RUNNING, EntityGroup, group_entities
 from app.document_view import Highlight
-from app.highlights import MENTION_COLOUR, entity_colour, entity_type, entity_type_name
+from app.palette import MENTION_COLOUR, entity_colour, entity_type_name
 from app.panels.base import TaskPanel
-from app.session import DONE, RUNNING, DocumentSession
+from app.session import DocumentSession
 
 if TYPE_CHECKING:
     from engine.tasks.results import Entity
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
-Group = tuple  # (type, text, mentions)
 
 
 def swatch(colour: QColor, size: int = 14) -> QIcon:
@@ -46,12 +46,11 @@ def swatch(colour: QColor, size: int = 14) -> QIcon:
 
 
 def entity_tooltip(entity: Entity) -> str:
-    return _tooltip(_type_shown(entity.label), entity.score)
+    return _tooltip(_type_shown(entity.type), entity.score)
 
 
-def _type_shown(label: str) -> str:
-    kind = entity_type(label)
-    name = entity_type_name(label)
+def _type_shown(kind: str) -> str:
+    name = entity_type_name(kind)
     return name if name == kind else f"{name} ({kind})"
 
 
@@ -60,28 +59,19 @@ def _tooltip(type_shown: str, score: float) -> str:
 
 
 def entity_highlights(entities: list[Entity], hidden: set[str]) -> list[Highlight]:
-    # Colour and type name once per label, not per mention: a long document holds thousands
-    # of mentions of a handful of labels, and this runs while the UI thread wants the GIL.
+    # Colour and type name once per type, not per mention: a long document holds thousands
+    # of mentions of a handful of types, and this runs while the UI thread wants the GIL.
     styles: dict[str, tuple[QColor, str] | None] = {}
     marks = []
     for e in entities:
-        if e.label not in styles:
-            styles[e.label] = None if entity_type(e.label) in hidden else (
-                entity_colour(e.label), _type_shown(e.label))
-        style = styles[e.label]
+        if e.type not in styles:
+            styles[e.type] = None if e.type in hidden else (
+                entity_colour(e.type), _type_shown(e.type))
+        style = styles[e.type]
         if style is not None:
             marks.append(Highlight(e.start, e.end, style[0], tooltip=_tooltip(style[1], e.score),
                                    data=e))
     return marks
-
-
-def group_entities(entities: list[Entity]) -> list[tuple[str, str, list[Entity]]]:
-    """(type, text, mentions) per distinct text, most mentioned first."""
-    groups: dict[tuple[str, str], list[Entity]] = defaultdict(list)
-    for e in entities:
-        groups[(entity_type(e.label), e.text)].append(e)
-    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0][1].lower(), kv[0][0]))
-    return [(kind, text, sorted(ms, key=lambda m: m.start)) for (kind, text), ms in ordered]
 
 
 class EntityGroupsModel(QAbstractTableModel):
@@ -95,7 +85,7 @@ class EntityGroupsModel(QAbstractTableModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.groups: list[Group] = []
+        self.groups: list[EntityGroup] = []
         self._flat: list[str] = []
         self._rows: list[int] = []
         self._hidden: set[str] = set()
@@ -103,7 +93,7 @@ class EntityGroupsModel(QAbstractTableModel):
         self._sort = (2, Qt.SortOrder.DescendingOrder)
         self._icons: dict[str, QIcon] = {}
 
-    def set_groups(self, groups: list[Group]) -> None:
+    def set_groups(self, groups: list[EntityGroup]) -> None:
         self.beginResetModel()
         self.groups = list(groups)
         self._flat = [" ".join(text.split()) for _, text, _ in self.groups]
@@ -145,7 +135,7 @@ class EntityGroupsModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else 3
 
-    def group(self, row: int) -> Group:
+    def group(self, row: int) -> EntityGroup:
         return self.groups[self._rows[row]]
 
     def row_of(self, text: str, kind: str | None = None) -> int | None:
@@ -181,22 +171,18 @@ class EntityGroupsModel(QAbstractTableModel):
         return None
 
 
-def session_groups(session: DocumentSession | None) -> list[Group]:
-    """The session's entities grouped by (type, text), worked out once per result."""
-    if session is None or not session.entities:
-        return []
-    if session.entity_groups is None:
-        session.entity_groups = group_entities(session.entities)
-    return session.entity_groups
+def session_groups(session: DocumentSession | None) -> list[EntityGroup]:
+    return session.document_state.groups() if session is not None else []
 
 
 def apply_entity_highlights(session: DocumentSession) -> None:
-    every = getattr(session, "entity_highlights", None)
+    doc = session.document_state
+    every = session.entity_marks
     if every is None:
-        every = session.entity_highlights = entity_highlights(session.entities or [], set())
-    hidden = session.hidden_types
+        every = session.entity_marks = entity_highlights(doc.entities or [], set())
+    hidden = doc.hidden_types
     session.view.set_layer("entities", [h for h in every
-                                        if not hidden or entity_type(h.data.label) not in hidden])
+                                        if not hidden or h.data.type not in hidden])
 
 
 class EntitiesPanel(TaskPanel):
@@ -293,20 +279,20 @@ class EntitiesPanel(TaskPanel):
             return entities, entity_highlights(entities, set()), group_entities(entities)
 
         def result(payload) -> None:
-            session.entities, session.entity_highlights, session.entity_groups = payload
-            session.mention_cursor.clear()
+            entities, session.entity_marks, groups = payload
+            session.document_state.set_entities(entities, groups)
             apply_entity_highlights(session)
 
         self.run_task(session, call, result)
 
-    def start_current(self) -> None:
-        if self.session is not None:
-            self.start(self.session)
+    def model_may_be_installed(self, session: DocumentSession) -> None:
+        self.start(session)  # entities are looked for as a document opens
 
     # --- showing ---------------------------------------------------------------------------------
     def refresh(self) -> None:
         session = self.session
-        entities = session.entities if session is not None else None
+        doc = session.document_state if session is not None else None
+        entities = doc.entities if doc is not None else None
         self.state_notice("Entities have not been looked for in this document.", "Find entities",
                           self.start_current)
         running = session is not None and session.state(self.task) == RUNNING
@@ -320,7 +306,7 @@ class EntitiesPanel(TaskPanel):
             self.model.set_groups(groups)
             self._apply_filter()
         else:
-            hidden = session.hidden_types if session is not None else set()
+            hidden = doc.hidden_types if doc is not None else set()
             for kind, box in self.type_boxes.items():
                 box.blockSignals(True)
                 box.setChecked(kind not in hidden)
@@ -342,7 +328,7 @@ class EntitiesPanel(TaskPanel):
         self._current_key = None
         self._show_mention(None)
 
-    def _fill_legend(self, groups: list[Group]) -> None:
+    def _fill_legend(self, groups: list[EntityGroup]) -> None:
         while self.legend_layout.count():
             widget = self.legend_layout.takeAt(0).widget()
             if widget is not None:
@@ -351,7 +337,7 @@ class EntitiesPanel(TaskPanel):
         counts: Counter[str] = Counter()
         for kind, _text, mentions in groups:
             counts[kind] += len(mentions)
-        hidden = self.session.hidden_types if self.session is not None else set()
+        hidden = self._hidden()
         for i, (kind, count) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1])):
             box = QCheckBox(f"{entity_type_name(kind)} ({count})", self.legend)
             box.setIcon(swatch(entity_colour(kind)))
@@ -363,16 +349,18 @@ class EntitiesPanel(TaskPanel):
             self.legend_layout.addWidget(box, i // 2, i % 2)
         self.legend.setVisible(bool(counts))
 
+    def _hidden(self) -> set[str]:
+        return self.session.document_state.hidden_types if self.session is not None else set()
+
     def _apply_filter(self) -> None:
-        hidden = self.session.hidden_types if self.session is not None else set()
-        self.model.set_filter(hidden, self.filter.text())
+        self.model.set_filter(self._hidden(), self.filter.text())
 
     # --- types -----------------------------------------------------------------------------------
     def set_type_visible(self, kind: str, visible: bool) -> None:
         session = self.session
         if session is None:
             return
-        (session.hidden_types.discard if visible else session.hidden_types.add)(kind)
+        session.document_state.set_type_hidden(kind, not visible)
         box = self.type_boxes.get(kind)
         if box is not None and box.isChecked() != visible:
             box.setChecked(visible)
@@ -402,14 +390,14 @@ class EntitiesPanel(TaskPanel):
             self.step_mention(1)
         else:
             self._current_key = key
-            self.session.mention_cursor[key] = 0
+            self.session.document_state.mention_cursor[key] = 0
             self._go()
 
     def step_mention(self, delta: int) -> None:
         if self.session is None or self._current_key is None:
             self._activated(self.tree.currentIndex())
             return
-        cursor = self.session.mention_cursor
+        cursor = self.session.document_state.mention_cursor
         cursor[self._current_key] = cursor.get(self._current_key, 0) + delta
         self._go()
 
@@ -425,8 +413,9 @@ class EntitiesPanel(TaskPanel):
         mentions = self._mentions()
         if not mentions or self.session is None:
             return
-        index = self.session.mention_cursor.get(self._current_key, 0) % len(mentions)
-        self.session.mention_cursor[self._current_key] = index
+        cursor = self.session.document_state.mention_cursor
+        index = cursor.get(self._current_key, 0) % len(mentions)
+        cursor[self._current_key] = index
         start, end = mentions[index]
         view = self.session.view
         view.set_layer("mention", [Highlight(start, end, outline=MENTION_COLOUR)])

@@ -20,45 +20,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.document_state import RUNNING
 from app.document_view import Highlight
-from app.highlights import MENTION_COLOUR, NEGATIVE_COLOUR, POSITIVE_COLOUR, sentiment_tint
+from app.palette import MENTION_COLOUR, NEGATIVE_COLOUR, POSITIVE_COLOUR, sentiment_tint
 from app.panels.base import TaskPanel
-from app.session import RUNNING, DocumentSession
-from app.text_spans import as_rich_text, preview
+from app.session import DocumentSession
+from app.text_format import as_rich_text, preview
 
 if TYPE_CHECKING:
-    from engine.tasks.results import SentenceSentiment, Sentiment
+    from engine.tasks.results import Sentiment
 
 SMOOTHING = 5
-
-
-def _kind(label: str) -> int:
-    low = label.lower()
-    if "neg" in low:
-        return -1
-    if "pos" in low:
-        return 1
-    return 0
-
-
-def polarity(label: str, score: float, scores: dict[str, float] | None = None) -> float:
-    """-1 (negative) … +1 (positive) from a classifier's labels, whatever they are called."""
-    scores = scores or {}
-    if scores and any(_kind(k) for k in scores):
-        return sum(_kind(k) * p for k, p in scores.items())
-    stars = {k: int(k.split()[0]) for k in scores if k.split() and k.split()[0].isdigit()}
-    if scores and len(stars) == len(scores) and len(stars) > 1:
-        lo, hi = min(stars.values()), max(stars.values())
-        mean = sum(stars[k] * p for k, p in scores.items())
-        return 2 * (mean - lo) / (hi - lo) - 1
-    if scores and len(scores) == 2 and all(k.upper().startswith("LABEL_") for k in scores):
-        # The GLUE/SST-2 convention: LABEL_1 is positive.
-        return scores.get("LABEL_1", 0.0) - scores.get("LABEL_0", 0.0)
-    return _kind(label) * score
-
-
-def sentence_value(s: SentenceSentiment) -> float:
-    return polarity(s.label, s.score, s.scores)
 
 
 @dataclass(frozen=True)
@@ -70,7 +42,7 @@ class ChartPoint:
 
 def chart_points(sentiment: Sentiment, text_length: int) -> list[ChartPoint]:
     length = max(1, text_length)
-    return [ChartPoint((s.start + s.end) / 2 / length, sentence_value(s), i)
+    return [ChartPoint((s.start + s.end) / 2 / length, s.polarity, i)
             for i, s in enumerate(sentiment.sentences)]
 
 
@@ -279,14 +251,10 @@ class SentimentPanel(TaskPanel):
             return pipe(document, progress=progress, cancel=cancel)
 
         def result(sentiment: Sentiment) -> None:
-            session.sentiment = sentiment
+            session.document_state.sentiment = sentiment
             apply_tint(session, self.tint_box.isChecked())
 
         self.run_task(session, call, result)
-
-    def start_current(self) -> None:
-        if self.session is not None:
-            self.start(self.session)
 
     def _tint_toggled(self, on: bool) -> None:
         self.ctx.settings.sentiment_tint = on
@@ -299,7 +267,7 @@ class SentimentPanel(TaskPanel):
                           self.start_current)
         running = session is not None and session.state(self.task) == RUNNING
         self.run_button.setEnabled(session is not None and not running)
-        sentiment = session.sentiment if session is not None else None
+        sentiment = session.document_state.sentiment if session is not None else None
         self.sentence_label.setText("")
         if sentiment is None:
             self.label.setText("")
@@ -310,7 +278,7 @@ class SentimentPanel(TaskPanel):
             return
         self.chart.setVisible(True)
         self.tint_box.setEnabled(bool(sentiment.sentences))
-        value = polarity(sentiment.label, sentiment.score, sentiment.scores)
+        value = sentiment.polarity
         colour = (POSITIVE_COLOUR if value > 0.1 else NEGATIVE_COLOUR if value < -0.1
                   else self.palette().color(QPalette.ColorRole.Text))
         self.label.setText(f"{sentiment.label.capitalize()} · {sentiment.score:.0%} confidence")
@@ -324,9 +292,9 @@ class SentimentPanel(TaskPanel):
 
     def jump_to_sentence(self, index: int) -> None:
         session = self.session
-        if session is None or session.sentiment is None:
+        if session is None or session.document_state.sentiment is None:
             return
-        s = session.sentiment.sentences[index]
+        s = session.document_state.sentiment.sentences[index]
         session.view.set_layer("mention", [Highlight(s.start, s.end, outline=MENTION_COLOUR)])
         session.view.scroll_to(s.start, s.end)
         self.sentence_label.setText(
@@ -334,9 +302,10 @@ class SentimentPanel(TaskPanel):
 
 
 def apply_tint(session: DocumentSession, on: bool) -> None:
-    if session.sentiment is not None:
+    sentiment = session.document_state.sentiment
+    if sentiment is not None:
         session.view.set_layer("sentiment", [
-            Highlight(s.start, s.end, sentiment_tint(sentence_value(s)),
+            Highlight(s.start, s.end, sentiment_tint(s.polarity),
                       tooltip=f"Sentiment: {s.label} ({s.score:.0%})")
-            for s in session.sentiment.sentences])
+            for s in sentiment.sentences])
     session.view.set_layer_visible("sentiment", on)

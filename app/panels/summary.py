@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.document_state import RUNNING
 from app.document_view import Highlight
-from app.highlights import MENTION_COLOUR, SUMMARY_COLOUR
+from app.palette import MENTION_COLOUR, SUMMARY_COLOUR
 from app.panels.base import TaskPanel
-from app.session import RUNNING, DocumentSession
+from app.session import DocumentSession
 
 if TYPE_CHECKING:
     from engine.tasks.results import Summary
@@ -137,18 +138,15 @@ class SummaryPanel(TaskPanel):
             return pipe(document, progress=progress, cancel=cancel, **options)
 
         def result(summary: Summary) -> None:
-            session.summary = summary
+            session.document_state.summary = summary
             self.apply_marks(session)
 
         self.run_task(session, call, result)
 
-    def start_current(self) -> None:
-        if self.session is not None:
-            self.start(self.session)
-
     def apply_marks(self, session: DocumentSession) -> None:
-        if session.summary is not None:
-            session.view.set_layer("summary", summary_highlights(session.summary))
+        summary = session.document_state.summary
+        if summary is not None:
+            session.view.set_layer("summary", summary_highlights(summary))
         session.view.set_layer_visible("summary", self.mark_box.isChecked())
 
     def _mark_toggled(self, on: bool) -> None:
@@ -157,10 +155,11 @@ class SummaryPanel(TaskPanel):
 
     def copy(self) -> None:
         session = self.session
-        if session is None or session.summary is None:
+        summary = session.document_state.summary if session is not None else None
+        if summary is None:
             return
         QGuiApplication.clipboard().setText(
-            "\n".join(" ".join(s.text.split()) for s in session.summary.sentences))
+            "\n".join(" ".join(s.text.split()) for s in summary.sentences))
         self.info.setText("Copied to the clipboard.")
 
     # --- showing ---------------------------------------------------------------------------------
@@ -169,7 +168,7 @@ class SummaryPanel(TaskPanel):
         self.state_notice("Choose a length and press Summarize.", "Summarize", self.start_current)
         running = session is not None and session.state(self.task) == RUNNING
         self.run_button.setEnabled(session is not None and not running)
-        summary = session.summary if session is not None else None
+        summary = session.document_state.summary if session is not None else None
         self.list.clear()
         self.copy_button.setEnabled(bool(summary and summary.sentences))
         self.mark_box.setEnabled(summary is not None)
@@ -181,7 +180,7 @@ class SummaryPanel(TaskPanel):
         n = len(summary.sentences)
         self.info.setText(f"{n} sentence{'s' if n != 1 else ''}, in document order")
         for number, span in enumerate(summary.sentences, 1):
-            page = session.page_of(span.start)
+            page = session.document_state.page_of(span.start)
             label = f"{number}.  " + " ".join(span.text.split())
             item = QListWidgetItem(f"{label}  (p. {page})" if page else label, self.list)
             item.setData(Qt.ItemDataRole.UserRole, (span.start, span.end))

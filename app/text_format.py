@@ -1,4 +1,4 @@
-"""Small text helpers for presenting spans."""
+"""Text for people: percentages, escaped rich text for tooltips, one-line previews."""
 
 from __future__ import annotations
 

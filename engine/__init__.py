@@ -62,6 +62,21 @@ def split_sentences(text: str, paragraphs=None) -> list[tuple[int, int]]:
     return _split(text, paragraphs)
 
 
+def find_lookalikes(text: str):
+    """The words of `text` written with look-alike letters of other scripts ("AᏞBERT"), each with
+    its exact (start, end), what it spells and the scripts it mixes."""
+    from engine.lookalikes import find_lookalikes as _find
+
+    return _find(text)
+
+
+def fold_lookalikes(text: str):
+    """`text` with look-alike words replaced by what they spell, at the same positions."""
+    from engine.lookalikes import fold_lookalikes as _fold
+
+    return _fold(text)
+
+
 def choose_device(device: str = "auto"):
     """The device the engine would run on for `device`, and why (no model is loaded)."""
     from engine.runtime.providers import choose_provider
@@ -74,6 +89,8 @@ __all__ = [
     "AlbertLensError",
     "__version__",
     "choose_device",
+    "find_lookalikes",
+    "fold_lookalikes",
     "load_document",
     "load_model",
     "load_tokenizer",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -25,8 +24,9 @@ from app.workers import (
 )
 from engine.errors import Cancelled
 from engine.tasks import registry
+from engine.tasks.protocol import Pipeline
 
-PipelineFactory = Callable[..., Any]
+PipelineFactory = Callable[[str, "str | None", str, str], Pipeline]
 
 
 def engine_pipeline(task: str, model: str | None, device: str, precision: str):
@@ -55,16 +55,10 @@ def explain_device(described: str, is_gpu: bool, reason: str | None, setting: st
     return f"{described} (no GPU available to ONNX Runtime)"
 
 
-def describe_pipeline(task: str, pipe: Any, requested: str | None) -> ModelInfo:
-    model = getattr(pipe, "model", None)
-    folder = getattr(model, "model_dir", None)
-    name = getattr(pipe, "model_name", None) or (Path(folder).name if folder else None)
-    name = name or (Path(requested).name if requested else "default model")
-    choice = getattr(model, "device", None)
-    if choice is not None and hasattr(choice, "describe"):
-        return ModelInfo(task, name, choice.describe(), bool(getattr(choice, "is_gpu", False)),
-                         getattr(choice, "fallback_reason", None))
-    return ModelInfo(task, name, "CPU")
+def describe_pipeline(task: str, pipe: Pipeline) -> ModelInfo:
+    device = pipe.device
+    return ModelInfo(task, pipe.model_name, device.describe(), bool(device.is_gpu),
+                     device.fallback_reason)
 
 
 class AnalysisService(QObject):
@@ -137,7 +131,7 @@ class AnalysisService(QObject):
             if cancel():
                 raise Cancelled("The analysis was cancelled.")
             progress.note("")
-            info = describe_pipeline(task, pipe, key[1])
+            info = describe_pipeline(task, pipe)
             return call(pipe, progress, cancel), info
 
         def done(payload) -> None:

@@ -1,11 +1,14 @@
 """Fakes and helpers for the app tests: small pipeline objects that honour the engine's contract
-(spans in code points, progress, cancel), so the UI can be tested without loading a model."""
+(spans in code points, progress, cancel), so the UI can be tested without loading a model.
+
+Each fake implements its task's protocol in engine/tasks/protocol.py with the real pipeline's
+call signature (tests/test_app_protocols.py compares them)."""
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -27,7 +30,7 @@ def as_text(source) -> str:
     return source if isinstance(source, str) else source.text
 
 
-def sentences(text: str) -> list[tuple[int, int]]:
+def sentence_ranges(text: str) -> list[tuple[int, int]]:
     out = []
     for m in SENTENCE.finditer(text):
         a, b = m.span()
@@ -50,19 +53,24 @@ class FakeDevice:
         return f"CPU ({self.fallback_reason})" if self.fallback_reason else "CPU"
 
 
-@dataclass
-class FakeModel:
-    model_dir: Path
-    device: FakeDevice = field(default_factory=FakeDevice)
+class FakePipeline:
+    """What every pipeline tells about itself (engine.tasks.protocol.Pipeline)."""
+
+    model_name = "fake"
+
+    def __init__(self) -> None:
+        self.device = FakeDevice()
 
 
-class FakeNER:
+class FakeNER(FakePipeline):
+    model_name = "fake-ner"
+
     def __init__(self, names: dict[str, str]) -> None:
+        super().__init__()
         self.names = names
-        self.model = FakeModel(Path("fake-ner"))
         self.calls = 0
 
-    def __call__(self, text, progress=None, cancel=None, **_options):
+    def __call__(self, text, *, aggregation=None, progress=None, cancel=None):
         text = as_text(text)
         self.calls += 1
         found = []
@@ -74,12 +82,15 @@ class FakeNER:
         return sorted(found, key=lambda e: e.start)
 
 
-class FakeQA:
-    def __init__(self, answers: dict[str, list[str]]) -> None:
-        self.answers = answers
-        self.model = FakeModel(Path("fake-qa"))
+class FakeQA(FakePipeline):
+    model_name = "fake-qa"
 
-    def __call__(self, question, context, top_k=1, progress=None, cancel=None, **_options):
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        super().__init__()
+        self.answers = answers
+
+    def __call__(self, question, context, *, progress=None, cancel=None, **options):
+        top_k = options.get("top_k", 1)
         context = as_text(context)
         texts = self.answers.get(question)
         if not texts:
@@ -88,20 +99,19 @@ class FakeQA:
         for i, t in enumerate(texts[:top_k]):
             start = context.index(t)
             # As the engine's: each answer carries the sentence around it.
-            around = next((a, b) for a, b in sentences(context) if a <= start < b)
+            around = next((a, b) for a, b in sentence_ranges(context) if a <= start < b)
             out.append(Answer(t, start, start + len(t), 0.9 - 0.2 * i, context_start=around[0],
                               context_end=max(around[1], start + len(t))))
         return out
 
 
-class FakeSentiment:
-    def __init__(self) -> None:
-        self.model = FakeModel(Path("fake-sentiment"))
+class FakeSentiment(FakePipeline):
+    model_name = "fake-sentiment"
 
-    def __call__(self, text, progress=None, cancel=None, **_options):
+    def __call__(self, text, *, sentences=None, document=None, progress=None, cancel=None):
         text = as_text(text)
         items = []
-        for a, b in sentences(text):
+        for a, b in sentence_ranges(text):
             s = text[a:b]
             pos = 0.9 if ("good" in s or "great" in s) else 0.1 if "bad" in s else 0.5
             label = "positive" if pos >= 0.5 else "negative"
@@ -113,29 +123,34 @@ class FakeSentiment:
                          {"negative": 1 - mean, "positive": mean}, items)
 
 
-class FakeSummarizer:
+class FakeSummarizer(FakePipeline):
+    model_name = "fake-summary"
+
     def __init__(self) -> None:
-        self.model = FakeModel(Path("fake-summary"))
+        super().__init__()
         self.options: dict = {}
 
-    def __call__(self, text, progress=None, cancel=None, max_sentences=None, ratio=None,
-                 **_options):
+    def __call__(self, text, *, progress=None, cancel=None, **options):
+        max_sentences, ratio = options.get("max_sentences"), options.get("ratio")
         self.options = {"max_sentences": max_sentences, "ratio": ratio}
         text = as_text(text)
-        spans = sentences(text)
+        spans = sentence_ranges(text)
         n = max_sentences if max_sentences else max(1, round(len(spans) * (ratio or 0.2)))
         chosen = spans[1::2][:n] or spans[:n]
         return Summary([Span(a, b, text[a:b], 1.0) for a, b in sorted(chosen)])
 
 
-class SlowPipeline:
-    """Works for `seconds` in small steps, reporting progress and honouring cancel."""
+class SlowPipeline(FakePipeline):
+    """Works for `seconds` in small steps, reporting progress and honouring cancel; stands in
+    for any task's pipeline, so its call takes what any of them takes."""
+
+    model_name = "slow"
 
     def __init__(self, seconds: float = 3.0, busy: bool = True, then=None) -> None:
+        super().__init__()
         self.seconds = seconds
         self.busy = busy
         self.then = then  # the pipeline whose result it returns in the end
-        self.model = FakeModel(Path("slow"))
         self.started = False
 
     def __call__(self, *args, progress=None, cancel=None, **_options):
@@ -254,3 +269,8 @@ def make_window(qtbot, factory=None, settings=None, size: tuple[int, int] | None
         w.resize(*size)
     w.show()
     return w
+
+
+# The fake of each task's pipeline, for tests/test_app_protocols.py.
+FAKE_PIPELINES = {"ner": FakeNER, "question-answering": FakeQA, "sentiment": FakeSentiment,
+                  "summarization": FakeSummarizer}

@@ -118,11 +118,11 @@ def test_failing_model_shows_an_error_and_app_stays_usable(qtbot, home, doc):
 
 
 def test_unexpected_exception_is_reported_not_fatal(qtbot, home, doc):
-    def broken(*args, **kwargs):
-        raise TypeError("bug in a pipeline")
+    class Broken(FakeSentiment):
+        def __call__(self, text, *, sentences=None, document=None, progress=None, cancel=None):
+            raise TypeError("bug in a pipeline")
 
-    broken.model = None
-    w = make_window(qtbot, fake_factory({"sentiment": broken}))
+    w = make_window(qtbot, fake_factory({"sentiment": Broken()}))
     session = open_document(qtbot, w, doc)
     w.sentiment_panel.start(session)
     wait_idle(qtbot, w)

@@ -17,7 +17,7 @@ from tests.app_support import (
     fake_factory,
     make_window,
     open_document,
-    sentences,
+    sentence_ranges,
     wait_idle,
 )
 
@@ -220,7 +220,7 @@ def test_sentiment_label_chart_and_tint(window, session, qtbot):
     assert panel.label.text().startswith(sentiment.label.capitalize())
     text = session.document.text
     points = panel.chart.points
-    assert len(points) == len(sentences(text)) == len(sentiment.sentences)
+    assert len(points) == len(sentence_ranges(text)) == len(sentiment.sentences)
     # x runs through the document in order; y is P(positive) - P(negative).
     assert [p.x for p in points] == sorted(p.x for p in points)
     for p, s in zip(points, sentiment.sentences, strict=True):
@@ -248,9 +248,9 @@ def test_the_chart_plots_the_polarity_the_results_carry():
     from engine.tasks.results import SentenceSentiment, Sentiment
 
     # Polarities the labels alone would not give: the chart must not guess from the names.
-    sentences = [SentenceSentiment(0, 4, "Good", "LABEL_7", 0.9, {"LABEL_7": 0.9}, polarity=-0.5),
+    items = [SentenceSentiment(0, 4, "Good", "LABEL_7", 0.9, {"LABEL_7": 0.9}, polarity=-0.5),
                  SentenceSentiment(5, 8, "Bad", "LABEL_2", 0.8, {"LABEL_2": 0.8}, polarity=0.25)]
-    points = chart_points(Sentiment("LABEL_7", 0.9, {}, sentences, polarity=0.1), 8)
+    points = chart_points(Sentiment("LABEL_7", 0.9, {}, items, polarity=0.1), 8)
     assert [(p.x, p.value, p.index) for p in points] == [(0.25, -0.5, 0), (0.8125, 0.25, 1)]
 
 

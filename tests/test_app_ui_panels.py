@@ -107,7 +107,8 @@ def test_identical_answers_are_told_apart_and_exact_duplicates_merged(qtbot, hom
     second = text.index("Paris", 1)
 
     class TwiceQA(FakeQA):
-        def __call__(self, question, context, top_k=1, **_):
+        def __call__(self, question, context, *, progress=None, cancel=None, **options):
+            top_k = options.get("top_k", 1)
             return [Answer("Paris", 0, 5, 0.6), Answer("Paris", 0, 5, 0.5),
                     Answer("Paris", second, second + 5, 0.4)][:top_k + 1]
 

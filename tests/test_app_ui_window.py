@@ -11,6 +11,7 @@ from PySide6.QtGui import QKeySequence
 from app.main_window import readable_shortcut
 from tests.app_support import (
     SAMPLE_TEXT,
+    FakePipeline,
     SlowPipeline,
     fake_factory,
     make_window,
@@ -56,10 +57,8 @@ def test_a_document_in_a_second_or_later_tab_wraps(qtbot, home):
 def test_entities_csv_is_enabled_when_entities_arrive_without_switching_tabs(qtbot, home):
     release = threading.Event()
 
-    class Held:
-        model = SlowPipeline().model
-
-        def __call__(self, text, progress=None, cancel=None, **_):
+    class Held(FakePipeline):
+        def __call__(self, text, *, aggregation=None, progress=None, cancel=None):
             release.wait(10)
             from tests.app_support import FakeNER
 

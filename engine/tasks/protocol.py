@@ -1,0 +1,81 @@
+"""What a caller of `engine.pipeline` may rely on: the pipelines in engine/tasks implement these
+protocols, and so must anything that stands in for them (the app tests' fakes). A test compares
+the call signatures of the protocols, the real pipelines and the fakes, so none drifts alone.
+
+Imports nothing heavy: the app may import it at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from engine.documents import Document
+    from engine.tasks.results import Answer, Entity, Sentiment, Summary
+
+Progress = Callable[[int, int], None] | None  # progress(done, total)
+Cancel = Callable[[], bool] | None  # true once the caller wants the work stopped
+
+
+@runtime_checkable
+class DeviceInfo(Protocol):
+    """Where a pipeline runs (`engine.runtime.providers.DeviceChoice`)."""
+
+    fallback_reason: str | None  # why the CPU runs although a GPU was asked for, else None
+
+    @property
+    def is_gpu(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+@runtime_checkable
+class Pipeline(Protocol):
+    """What every task pipeline tells about itself."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def device(self) -> DeviceInfo: ...
+
+
+@runtime_checkable
+class EntityPipeline(Pipeline, Protocol):
+    def __call__(self, text: str | Document, *, aggregation: str | None = None,
+                 progress: Progress = None, cancel: Cancel = None) -> list[Entity]: ...
+
+
+@runtime_checkable
+class AnswerPipeline(Pipeline, Protocol):
+    """Options (`top_k`, `null_threshold`, `thorough`…) are keywords; an unknown one is a
+    TypeError."""
+
+    def __call__(self, question: str, context: str | Document, *, progress: Progress = None,
+                 cancel: Cancel = None, **options: Any) -> list[Answer]: ...
+
+
+@runtime_checkable
+class SentimentPipeline(Pipeline, Protocol):
+    def __call__(self, text: str | Document, *, sentences: bool | None = None,
+                 document: str | None = None, progress: Progress = None,
+                 cancel: Cancel = None) -> Sentiment: ...
+
+
+@runtime_checkable
+class SummaryPipeline(Pipeline, Protocol):
+    """Options (`max_sentences`, `ratio`, `diversity`…) are keywords; an unknown one is a
+    TypeError."""
+
+    def __call__(self, text: str | Document, *, progress: Progress = None,
+                 cancel: Cancel = None, **options: Any) -> Summary: ...
+
+
+# The protocol of each registry task's pipeline (engine.tasks.registry.TASKS).
+PIPELINE_PROTOCOLS: dict[str, type[Pipeline]] = {
+    "ner": EntityPipeline,
+    "question-answering": AnswerPipeline,
+    "sentiment": SentimentPipeline,
+    "summarization": SummaryPipeline,
+}

@@ -6,7 +6,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,42 @@ class TaskModel:
 
 
 class TaskPipeline:
-    """What every pipeline exposes besides its call: the model in use and where it runs."""
+    """What every pipeline shares: the model in use, where it runs, the constructor's preamble
+    (`_open`) and its options. A subclass names its `task` (a registry name) and its
+    `options_class` (a frozen dataclass: keyword options build it, calls may change fields)."""
 
     task = ""
+    options_class: type = object
+    options: Any
     loaded: TaskModel
+    tokenizer: Any
+    model: Any
+    labels: tuple[str, ...] = ()
+
+    def _open(self, model, device: str, backend: str, precision: str,
+              options: dict[str, Any]) -> Path:
+        """Build the options (a TypeError names an unknown one, before anything is loaded),
+        resolve the model (a folder, an installed id, or the store's default), load it with
+        the head the task needs (`task_spec(task).head`) and read its labels once."""
+        self.options = make_options(self.options_class, self.task, **options)
+        model_dir = resolve_model_dir(self.task, model)
+        self.loaded = load_task_model(model_dir, device, self.task, backend, precision)
+        self.tokenizer = self.loaded.tokenizer
+        self.model = self.loaded.model
+        if task_spec(self.task).head in LABELLED_HEADS:
+            self.labels = model_labels(self.model)
+        return model_dir
+
+    def _call_options(self, options: dict[str, Any]):
+        """This call's options: the pipeline's with `options` changed."""
+        return make_options(self.options_class, self.task, self.options, **options)
+
+    @staticmethod
+    def _read(source, cancel: Cancel) -> tuple[str, list[tuple[int, int]] | None]:
+        """A call's text and paragraphs (a str or a Document), once it is not cancelled."""
+        text, paragraphs = text_and_paragraphs(source)
+        check_cancel(cancel)
+        return text, paragraphs
 
     @property
     def model_name(self) -> str:
@@ -82,25 +114,44 @@ class TaskPipeline:
         return f"{self.model_name} on {self.device.describe()}"
 
 
-def load_task_model(model_dir: Path, device: str, head: str, backend: str = "onnx",
-                    precision: str = "fp32") -> TaskModel:
-    import engine
+# Heads whose outputs are scores over the checkpoint's labels.
+LABELLED_HEADS = ("token", "sequence")
 
+
+def load_task_model(model_dir: Path, device: str, task: str, backend: str = "onnx",
+                    precision: str = "fp32") -> TaskModel:
+    """Tokenizer and network of `model_dir` for `task`; UnsupportedModelError when the
+    checkpoint's head is not the one the task needs. Any checkpoint serves as an encoder."""
+    import engine
+    from engine.errors import UnsupportedModelError
+
+    spec = task_spec(task)
     tokenizer = engine.load_tokenizer(model_dir)
     model = engine.load_model(model_dir, device=device, backend=backend, precision=precision,
-                              head=head)
+                              head="encoder" if spec.head == "encoder" else "auto")
+    if model.head != spec.head:
+        raise UnsupportedModelError(
+            f"The model in {model_dir} has a '{model.head}' head; the {spec.name} task "
+            f"needs a '{spec.head}' head. Choose a {spec.name} model (for example "
+            f"{spec.suggested_model})."
+        )
     return TaskModel(Path(model_dir), tokenizer, model)
 
 
-def check_head(loaded: TaskModel, wanted: str, task: str) -> None:
-    from engine.errors import UnsupportedModelError
+def model_labels(model) -> tuple[str, ...]:
+    """The checkpoint's `id2label` in id order (LABEL_i where it names none)."""
+    return tuple(model.id2label.get(i, f"LABEL_{i}") for i in range(model.config.num_labels))
 
-    if loaded.model.head != wanted:
-        raise UnsupportedModelError(
-            f"The model in {loaded.model_dir} has a '{loaded.model.head}' head; the {task} task "
-            f"needs a '{wanted}' head. Choose a {task} model (for example "
-            f"{task_spec(task).suggested_model})."
-        )
+
+def make_options(cls, task: str, base=None, **options):
+    """`cls(**options)` (or `base` with `options` changed): a frozen options dataclass, with a
+    TypeError naming any option the task does not have."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(options) - known
+    if unknown:
+        raise TypeError(f"unknown {task} option(s): {', '.join(sorted(unknown))} "
+                        f"(options: {', '.join(sorted(known))})")
+    return cls(**options) if base is None else replace(base, **options)
 
 
 # --- text ----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.albert.config import read_json_object
+from engine.albert.config import read_json, read_json_object
 from engine.albert.tokenizer import TokenSpans, Window
 from engine.errors import ModelError, UnsupportedModelError
 from engine.tasks._common import Cancel, Progress, load_task_model, resolve_model_dir
@@ -27,8 +27,8 @@ def sentence_transformers_layout(folder: Path) -> tuple[Path, str, int | None]:
     modules_file = folder / "modules.json"
     if modules_file.is_file():
         try:
-            modules = json.loads(modules_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
+            modules = read_json(modules_file)
+        except ModelError:
             modules = []
         for module in modules if isinstance(modules, list) else []:
             if not isinstance(module, dict):
@@ -76,7 +76,8 @@ class SentenceEncoder:
         folder = resolve_model_dir("summarization", model)
         encoder_dir, st_pooling, st_max = sentence_transformers_layout(folder)
         try:
-            self.loaded = load_task_model(encoder_dir, device, "encoder", backend, precision)
+            self.loaded = load_task_model(encoder_dir, device, "summarization", backend,
+                                          precision)
         except ValueError as exc:  # e.g. a task checkpoint saved without the encoder's pooler
             raise UnsupportedModelError(
                 f"The model in {encoder_dir} cannot be used for sentence embeddings ({exc}). "

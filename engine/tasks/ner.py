@@ -30,22 +30,12 @@ cover only whitespace is dropped.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from engine.albert.tokenizer import SPECIAL_TOKENS, TokenSpans
-from engine.tasks._common import (
-    Cancel,
-    Progress,
-    TaskPipeline,
-    check_cancel,
-    check_head,
-    load_task_model,
-    resolve_model_dir,
-    softmax,
-    text_and_paragraphs,
-    trim,
-)
+from engine.tasks._common import Cancel, Progress, TaskPipeline, softmax, trim
 from engine.tasks.labels import entity_type
 from engine.tasks.results import Entity
 
@@ -53,41 +43,47 @@ TASK = "ner"
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
 
 
+@dataclass(frozen=True)
+class NEROptions:
+    """``aggregation``: none|simple|first|average|max; ``max_length``: window size in tokens
+    (None: the model's maximum, at most 512); ``stride``: tokens shared by consecutive windows;
+    ``ignore_labels``: labels never reported."""
+
+    aggregation: str = "simple"
+    max_length: int | None = None
+    stride: int = 64
+    ignore_labels: tuple[str, ...] = ("O",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "aggregation", _check_aggregation(self.aggregation))
+        object.__setattr__(self, "ignore_labels", tuple(self.ignore_labels))
+        if self.stride < 0:
+            raise ValueError(f"stride must be at least 0 (got {self.stride})")
+
+
 class TokenClassificationPipeline(TaskPipeline):
     """``ner(text, aggregation="simple") -> list[Entity]`` in text order.
 
-    Options: ``aggregation`` (none|simple|first|average|max, default simple), ``max_length``
-    (window size in tokens, default the model's maximum, at most 512), ``stride`` (tokens shared
-    by consecutive windows, default 64), ``ignore_labels`` (default ("O",)).
+    Options: the fields of `NEROptions`; ``aggregation`` can also be given per call.
     """
 
     task = TASK
+    options_class = NEROptions
 
     def __init__(self, model=None, device: str = "auto", *, backend: str = "onnx",
-                 precision: str = "fp32", aggregation: str = "simple",
-                 max_length: int | None = None, stride: int = 64,
-                 ignore_labels: tuple[str, ...] = ("O",), max_batch_tokens: int = 8192):
-        model_dir = resolve_model_dir(TASK, model)
-        self.loaded = load_task_model(model_dir, device, "auto", backend, precision)
-        check_head(self.loaded, "token", TASK)
-        self.tokenizer = self.loaded.tokenizer
-        self.model = self.loaded.model
-        n_labels = self.model.config.num_labels
-        id2label = self.model.id2label
-        self.labels = [id2label.get(i, f"LABEL_{i}") for i in range(n_labels)]
-        self.aggregation = _check_aggregation(aggregation)
-        self.max_length = min(max_length or self.model.max_length, self.model.max_length)
-        if self.max_length < 3:
+                 precision: str = "fp32", max_batch_tokens: int = 8192, **options):
+        self._open(model, device, backend, precision, options)
+        limit = self.model.max_length
+        max_length = min(self.options.max_length or limit, limit)
+        if max_length < 3:
             raise ValueError("max_length must leave room for at least one token")
-        self.stride = stride
-        self.ignore_labels = tuple(ignore_labels)
+        self.options = replace(self.options, max_length=max_length)
         self.max_batch_tokens = max_batch_tokens
 
     def __call__(self, text, *, aggregation: str | None = None, progress: Progress = None,
                  cancel: Cancel = None) -> list[Entity]:
-        strategy = _check_aggregation(aggregation or self.aggregation)
-        text, _ = text_and_paragraphs(text)
-        check_cancel(cancel)
+        strategy = _check_aggregation(aggregation or self.options.aggregation)
+        text, _ = self._read(text, cancel)
         ids, pieces, offsets = self.tokenizer.tokenize_with_offsets(text)
         if not ids:
             return []
@@ -103,7 +99,7 @@ class TokenClassificationPipeline(TaskPipeline):
             groups = _group_entities(tokens)
         out = []
         for g in groups:
-            if g["entity"] in self.ignore_labels:
+            if g["entity"] in self.options.ignore_labels:
                 continue
             a, b = trim(text, g["start"], g["end"])
             if a < b:
@@ -119,10 +115,10 @@ class TokenClassificationPipeline(TaskPipeline):
         `offsets` (the tokens' character spans) only travel with the windows: without them
         the windows' offsets read (0, 0)."""
         n = len(ids)
-        width = self.max_length - 2
-        stride = min(self.stride, width - 1) if n > width else 0
+        width = self.options.max_length - 2
+        stride = min(self.options.stride, width - 1) if n > width else 0
         spans = TokenSpans.of(ids, offsets if offsets is not None else [(0, 0)] * n)
-        windows = self.tokenizer.windows(spans, self.max_length, stride)
+        windows = self.tokenizer.windows(spans, self.options.max_length, stride)
         outs = self.model.run_sequences(windows, outputs=["logits"],
                                         max_batch_tokens=self.max_batch_tokens,
                                         progress=progress, cancel=cancel)
@@ -214,13 +210,13 @@ def _softmax32(logits: np.ndarray) -> np.ndarray:
     return softmax(logits).astype(np.float32)
 
 
-def _token_entity(pre: dict, labels: list[str]) -> dict:
+def _token_entity(pre: dict, labels: tuple[str, ...]) -> dict:
     idx = int(pre["scores"].argmax())
     return {"entity": labels[idx], "score": float(pre["scores"][idx]),
             "start": pre["start"], "end": pre["end"]}
 
 
-def _aggregate_words(pre: list[dict], strategy: str, labels: list[str]) -> list[dict]:
+def _aggregate_words(pre: list[dict], strategy: str, labels: tuple[str, ...]) -> list[dict]:
     words: list[dict] = []
     group: list[dict] = []
     for p in pre:
@@ -233,7 +229,7 @@ def _aggregate_words(pre: list[dict], strategy: str, labels: list[str]) -> list[
     return words
 
 
-def _aggregate_word(group: list[dict], strategy: str, labels: list[str]) -> dict:
+def _aggregate_word(group: list[dict], strategy: str, labels: tuple[str, ...]) -> dict:
     if strategy == "first":
         scores = group[0]["scores"]
         idx = int(scores.argmax())

@@ -65,10 +65,7 @@ from engine.tasks._common import (
     Progress,
     TaskPipeline,
     check_cancel,
-    check_head,
-    load_task_model,
     logsumexp,
-    resolve_model_dir,
     text_and_paragraphs,
     trim,
 )
@@ -102,48 +99,50 @@ class _Candidate:
     raw: float
 
 
+@dataclass(frozen=True)
+class QAOptions:
+    """How questions are answered; every field can be changed per call (``qa(q, c, top_k=3)``).
+
+    ``max_seq_len`` is capped at the model's maximum length (the stride then at half of it);
+    ``allow_no_answer=None`` means: when the model says it was trained on SQuAD 2.0."""
+
+    max_seq_len: int = 384
+    doc_stride: int = 128
+    max_answer_len: int = 15
+    top_k: int = 1
+    max_question_len: int = 64  # longer questions are cut
+    align_to_words: bool = True
+    allow_no_answer: bool | None = None
+    null_threshold: float = 0.0
+    thorough: bool = False
+    passages: int = 4
+    reader_tokens: int = 800
+    read_all_windows: int = 2
+
+
 class QuestionAnsweringPipeline(TaskPipeline):
     """``qa(question=..., context=...) -> list[Answer]`` (best first).
 
-    Options (constructor defaults, each overridable per call): ``max_seq_len=384``,
-    ``doc_stride=128``, ``max_answer_len=15``, ``top_k=1``, ``max_question_len=64`` (longer
-    questions are cut), ``align_to_words=True``, ``allow_no_answer=None`` (auto),
-    ``null_threshold=0.0``, ``thorough=False``, ``passages=4``, ``reader_tokens=800``,
-    ``read_all_windows=2``. ``max_seq_len`` is capped at the model's maximum length (the stride
-    then at half of it).
+    Options: the fields of `QAOptions`, as keywords here or per call.
     """
 
     task = TASK
+    options_class = QAOptions
 
     def __init__(self, model=None, device: str = "auto", *, backend: str = "onnx",
-                 precision: str = "fp32", max_seq_len: int = 384, doc_stride: int = 128,
-                 max_answer_len: int = 15, top_k: int = 1, max_question_len: int = 64,
-                 align_to_words: bool = True, allow_no_answer: bool | None = None,
-                 null_threshold: float = 0.0, thorough: bool = False, passages: int = 4,
-                 reader_tokens: int = 800, read_all_windows: int = 2,
-                 max_batch_tokens: int = 4096):
-        model_dir = resolve_model_dir(TASK, model)
-        self.loaded = load_task_model(model_dir, device, "auto", backend, precision)
-        check_head(self.loaded, "qa", TASK)
-        self.tokenizer = self.loaded.tokenizer
-        self.model = self.loaded.model
-        if allow_no_answer is None:
-            allow_no_answer = is_squad2_model(model_dir)
-        self.options = {
-            "max_seq_len": max_seq_len, "doc_stride": doc_stride,
-            "max_answer_len": max_answer_len, "top_k": top_k,
-            "max_question_len": max_question_len, "align_to_words": align_to_words,
-            "allow_no_answer": allow_no_answer, "null_threshold": null_threshold,
-            "thorough": thorough, "passages": passages, "reader_tokens": reader_tokens,
-            "read_all_windows": read_all_windows,
-        }
+                 precision: str = "fp32", max_batch_tokens: int = 4096, **options):
+        model_dir = self._open(model, device, backend, precision, options)
+        if self.options.allow_no_answer is None:
+            self.options = replace(self.options, allow_no_answer=is_squad2_model(model_dir))
         self.max_batch_tokens = max_batch_tokens
         self._tok_key = str(self.tokenizer.spiece_path.resolve())
 
     # --- indexing --------------------------------------------------------------------------------
     def index(self, context) -> PassageIndex:
         """Index a document once (passages, BM25, tokenization); later questions reuse it."""
-        text, paragraphs = text_and_paragraphs(context)
+        return self._index(*text_and_paragraphs(context))
+
+    def _index(self, text: str, paragraphs: list[tuple[int, int]] | None) -> PassageIndex:
         index = passage_index(text, paragraphs, min_words=PASSAGE_WORDS[0],
                               max_words=PASSAGE_WORDS[1])
         self._context_tokens(index)
@@ -166,42 +165,37 @@ class QuestionAnsweringPipeline(TaskPipeline):
     # --- answering -------------------------------------------------------------------------------
     def __call__(self, question: str, context, *, progress: Progress = None,
                  cancel: Cancel = None, **options) -> list[Answer]:
-        opts = dict(self.options)
-        unknown = set(options) - set(opts)
-        if unknown:
-            raise TypeError(f"unknown question-answering option(s): {', '.join(sorted(unknown))}")
-        opts.update(options)
-        if opts["max_seq_len"] > self.model.max_length:
+        opts = self._call_options(options)
+        if opts.max_seq_len > self.model.max_length:
             # A model with fewer positions reads shorter windows, with transformers' default
             # stride for them (half the window, at most 128).
-            opts["max_seq_len"] = self.model.max_length
-            opts["doc_stride"] = min(opts["doc_stride"], self.model.max_length // 2)
+            opts = replace(opts, max_seq_len=self.model.max_length,
+                           doc_stride=min(opts.doc_stride, self.model.max_length // 2))
         _check_options(opts)
         if not isinstance(question, str) or not question.strip():
             raise ValueError("The question is empty.")
-        check_cancel(cancel)
-        index = self.index(context)
-        text = index.text
+        text, paragraphs = self._read(context, cancel)
+        index = self._index(text, paragraphs)
         toks = self._context_tokens(index)
         q_ids, _, q_offsets = self.tokenizer.tokenize_with_offsets(question)
-        q_ids, q_offsets = q_ids[: opts["max_question_len"]], q_offsets[: opts["max_question_len"]]
-        width = opts["max_seq_len"] - len(q_ids) - 3
-        if width <= opts["doc_stride"] and len(toks.ids) > width:
+        q_ids, q_offsets = q_ids[: opts.max_question_len], q_offsets[: opts.max_question_len]
+        width = opts.max_seq_len - len(q_ids) - 3
+        if width <= opts.doc_stride and len(toks.ids) > width:
             raise ValueError(
-                f"max_seq_len={opts['max_seq_len']} leaves {width} context tokens per window "
-                f"after the question, not more than doc_stride={opts['doc_stride']}."
+                f"max_seq_len={opts.max_seq_len} leaves {width} context tokens per window "
+                f"after the question, not more than doc_stride={opts.doc_stride}."
             )
         if width <= 0:
             raise ValueError("The question is too long for max_seq_len.")
         n = len(toks.ids)
         if n == 0:
             return self._no_context_answer(opts)
-        if opts["thorough"] or len(window_bounds(0, n, width, opts["doc_stride"])) \
-                <= opts["read_all_windows"]:
+        if opts.thorough or len(window_bounds(0, n, width, opts.doc_stride)) \
+                <= opts.read_all_windows:
             ranges = [(0, n)]
         else:
             ranges = self._retrieved_ranges(index, toks, question, width, opts)
-        windows = self.tokenizer.windows(toks.spans, opts["max_seq_len"], opts["doc_stride"],
+        windows = self.tokenizer.windows(toks.spans, opts.max_seq_len, opts.doc_stride,
                                          question=TokenSpans.of(q_ids, q_offsets),
                                          ranges=ranges)
         check_cancel(cancel)
@@ -209,10 +203,10 @@ class QuestionAnsweringPipeline(TaskPipeline):
                                            max_batch_tokens=self.max_batch_tokens,
                                            progress=progress, cancel=cancel)
         answers = self._decode(text, toks, windows, outputs, opts)
-        return with_contexts(text, text_and_paragraphs(context)[1], answers)
+        return with_contexts(text, paragraphs, answers)
 
     def _retrieved_ranges(self, index: PassageIndex, toks: ContextTokens, question: str,
-                          width: int, opts: dict) -> list[tuple[int, int]]:
+                          width: int, opts: QAOptions) -> list[tuple[int, int]]:
         """Token ranges of the best passages for the question, neighbours merged."""
         ranges: list[tuple[int, int]] = []
         used = 0
@@ -223,11 +217,11 @@ class QuestionAnsweringPipeline(TaskPipeline):
             # A zero-width token ("▁") right at the passage start belongs to it.
             while ta > 0 and toks.ends[ta - 1] == toks.starts[ta - 1] == a:
                 ta -= 1
-            if tb <= ta or (ranges and used + (tb - ta) > opts["reader_tokens"]):
+            if tb <= ta or (ranges and used + (tb - ta) > opts.reader_tokens):
                 continue
             ranges.append((ta, tb))
             used += tb - ta
-            if len(ranges) >= opts["passages"] or used >= opts["reader_tokens"]:
+            if len(ranges) >= opts.passages or used >= opts.reader_tokens:
                 break
         ranges.sort()
         merged: list[list[int]] = []
@@ -239,16 +233,16 @@ class QuestionAnsweringPipeline(TaskPipeline):
                 merged.append([a, b])
         return [(a, b) for a, b in merged]
 
-    def _no_context_answer(self, opts: dict) -> list[Answer]:
-        if opts["allow_no_answer"]:
+    def _no_context_answer(self, opts: QAOptions) -> list[Answer]:
+        if opts.allow_no_answer:
             return [Answer("", 0, 0, 1.0, no_answer=True)]
         return []
 
     # --- decoding --------------------------------------------------------------------------------
     def _decode(self, text: str, toks: ContextTokens, windows: list[Window], outputs: list[dict],
-                opts: dict) -> list[Answer]:
-        top_k = opts["top_k"]
-        pre_k = top_k * 2 + 10 if opts["align_to_words"] else top_k
+                opts: QAOptions) -> list[Answer]:
+        top_k = opts.top_k
+        pre_k = top_k * 2 + 10 if opts.align_to_words else top_k
         best: dict[tuple[int, int], float] = {}
         lse_terms = []
         null = float("inf")
@@ -258,13 +252,13 @@ class QuestionAnsweringPipeline(TaskPipeline):
             null = min(null, float(s[0] + e[0]))
             c0 = win.body
             scores = band_scores(s[c0:c0 + win.count], e[c0:c0 + win.count],
-                                 opts["max_answer_len"])
+                                 opts.max_answer_len)
             lse_terms.append(logsumexp(scores[np.isfinite(scores)]))
-            for cand in _window_candidates(text, toks, win, scores, pre_k, opts["align_to_words"]):
+            for cand in _window_candidates(text, toks, win, scores, pre_k, opts.align_to_words):
                 key = (cand.start, cand.end)
                 if key not in best or cand.raw > best[key]:
                     best[key] = cand.raw
-        allow_null = bool(opts["allow_no_answer"])
+        allow_null = bool(opts.allow_no_answer)
         if allow_null:
             lse_terms.append(null)
         z = logsumexp(np.asarray(lse_terms))
@@ -275,7 +269,7 @@ class QuestionAnsweringPipeline(TaskPipeline):
         ]
         if allow_null:
             null_answer = Answer("", 0, 0, float(np.exp(null - z)), no_answer=True)
-            if not ranked or null - ranked[0][1] > opts["null_threshold"]:
+            if not ranked or null - ranked[0][1] > opts.null_threshold:
                 answers.insert(0, null_answer)
             else:
                 pos = 1 + sum(1 for _, raw in ranked[1:top_k] if raw >= null)
@@ -375,14 +369,14 @@ def _word_last(toks: ContextTokens, g: int, hi: int) -> int:
     return g
 
 
-def _check_options(opts: dict) -> None:
-    if opts["top_k"] < 1:
-        raise ValueError(f"top_k must be at least 1 (got {opts['top_k']})")
-    if opts["max_answer_len"] < 1:
-        raise ValueError(f"max_answer_len must be at least 1 (got {opts['max_answer_len']})")
-    if opts["doc_stride"] < 0 or opts["doc_stride"] > opts["max_seq_len"]:
-        raise ValueError(f"doc_stride ({opts['doc_stride']}) must lie in 0..max_seq_len")
-    if opts["passages"] < 1 or opts["reader_tokens"] < 1:
+def _check_options(opts: QAOptions) -> None:
+    if opts.top_k < 1:
+        raise ValueError(f"top_k must be at least 1 (got {opts.top_k})")
+    if opts.max_answer_len < 1:
+        raise ValueError(f"max_answer_len must be at least 1 (got {opts.max_answer_len})")
+    if opts.doc_stride < 0 or opts.doc_stride > opts.max_seq_len:
+        raise ValueError(f"doc_stride ({opts.doc_stride}) must lie in 0..max_seq_len")
+    if opts.passages < 1 or opts.reader_tokens < 1:
         raise ValueError("passages and reader_tokens must be at least 1")
 
 

@@ -53,8 +53,17 @@ class Entity:
             object.__setattr__(self, "type", entity_type(self.label))
 
 
+class _Polarity:
+    """Fills in `polarity` from the labels when a result is made without one."""
+
+    def __post_init__(self) -> None:
+        if self.polarity is None:
+            object.__setattr__(self, "polarity",
+                               float(polarity(self.label, self.score, self.scores)))
+
+
 @dataclass(frozen=True)
-class SentenceSentiment:
+class SentenceSentiment(_Polarity):
     """One sentence's label and probabilities; `polarity` as `Sentiment.polarity`."""
 
     start: int
@@ -65,14 +74,9 @@ class SentenceSentiment:
     scores: dict[str, float] = field(default_factory=dict)
     polarity: float | None = None
 
-    def __post_init__(self) -> None:
-        if self.polarity is None:
-            object.__setattr__(self, "polarity",
-                               float(polarity(self.label, self.score, self.scores)))
-
 
 @dataclass(frozen=True)
-class Sentiment:
+class Sentiment(_Polarity):
     """The document's label and probabilities; `sentences` drive the app's sentiment view.
 
     `polarity` is -1 (negative) … +1 (positive) whatever the model's labels are called
@@ -83,11 +87,6 @@ class Sentiment:
     scores: dict[str, float] = field(default_factory=dict)
     sentences: list[SentenceSentiment] = field(default_factory=list)
     polarity: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.polarity is None:
-            object.__setattr__(self, "polarity",
-                               float(polarity(self.label, self.score, self.scores)))
 
 
 @dataclass(frozen=True)

@@ -17,20 +17,12 @@ checkpoint's ``id2label``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 from engine.albert.tokenizer import TokenSpans
-from engine.tasks._common import (
-    Cancel,
-    Progress,
-    TaskPipeline,
-    check_cancel,
-    check_head,
-    load_task_model,
-    resolve_model_dir,
-    softmax,
-    text_and_paragraphs,
-)
+from engine.tasks._common import Cancel, Progress, TaskPipeline, check_cancel, softmax
 from engine.tasks.labels import polarity
 from engine.tasks.results import SentenceSentiment, Sentiment
 from engine.tasks.sentences import split_sentences
@@ -39,44 +31,49 @@ TASK = "sentiment"
 DOCUMENT_MODES = ("auto", "sentences", "chunks")
 
 
-class TextClassificationPipeline(TaskPipeline):
-    """``clf(text) -> Sentiment(label, score, scores, sentences)``.
+@dataclass(frozen=True)
+class SentimentOptions:
+    """``sentences``: per-sentence results; ``document``: "auto"|"sentences"|"chunks" (how a
+    long text is combined); ``max_length``: tokens per read (None: the model's);
+    ``function_to_apply``: "softmax", "sigmoid" or "none" (None: as transformers picks)."""
 
-    Options: ``sentences=True`` (per-sentence results), ``document="auto"|"sentences"|"chunks"``
-    (how a long text is combined), ``max_length`` (tokens per read, default the model's),
-    ``function_to_apply`` (None = as transformers: "softmax", "sigmoid" or "none").
+    sentences: bool = True
+    document: str = "auto"
+    max_length: int | None = None
+    function_to_apply: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_mode(self.document)
+        if self.function_to_apply not in (None, "", "softmax", "sigmoid", "none"):
+            raise ValueError("function_to_apply must be softmax, sigmoid or none")
+
+
+class TextClassificationPipeline(TaskPipeline):
+    """``clf(text) -> Sentiment(label, score, scores, sentences, polarity)``.
+
+    Options: the fields of `SentimentOptions`; ``sentences`` and ``document`` also per call.
     """
 
     task = TASK
+    options_class = SentimentOptions
 
     def __init__(self, model=None, device: str = "auto", *, backend: str = "onnx",
-                 precision: str = "fp32", sentences: bool = True, document: str = "auto",
-                 max_length: int | None = None, function_to_apply: str | None = None,
-                 max_batch_tokens: int = 8192):
-        model_dir = resolve_model_dir(TASK, model)
-        self.loaded = load_task_model(model_dir, device, "auto", backend, precision)
-        check_head(self.loaded, "sequence", TASK)
-        self.tokenizer = self.loaded.tokenizer
-        self.model = self.loaded.model
-        config = self.model.config
-        n = config.num_labels
-        self.labels = [self.model.id2label.get(i, f"LABEL_{i}") for i in range(n)]
-        self.function = function_to_apply or _default_function(config.problem_type, n)
-        if self.function not in ("softmax", "sigmoid", "none"):
-            raise ValueError("function_to_apply must be softmax, sigmoid or none")
-        self.sentences = sentences
-        self.document = _check_mode(document)
-        self.max_length = min(max_length or self.model.max_length, self.model.max_length)
+                 precision: str = "fp32", max_batch_tokens: int = 8192, **options):
+        self._open(model, device, backend, precision, options)
+        config, limit = self.model.config, self.model.max_length
+        self.options = replace(
+            self.options, max_length=min(self.options.max_length or limit, limit),
+            function_to_apply=self.options.function_to_apply
+            or _default_function(config.problem_type, config.num_labels))
         self.max_batch_tokens = max_batch_tokens
 
     def __call__(self, text, *, sentences: bool | None = None, document: str | None = None,
                  progress: Progress = None, cancel: Cancel = None) -> Sentiment:
-        want_sentences = self.sentences if sentences is None else sentences
-        mode = _check_mode(document or self.document)
-        text, paragraphs = text_and_paragraphs(text)
-        check_cancel(cancel)
+        want_sentences = self.options.sentences if sentences is None else sentences
+        mode = _check_mode(document or self.options.document)
+        text, paragraphs = self._read(text, cancel)
         tok = self.tokenizer
-        body = self.max_length - 2
+        body = self.options.max_length - 2
         ids, _, offsets = tok.tokenize_with_offsets(text)
         if not ids:
             return self._empty()
@@ -87,14 +84,14 @@ class TextClassificationPipeline(TaskPipeline):
         ranges = split_sentences(text, paragraphs) if (need_sentences or not fits) else []
         sentence_tokens = _sentence_tokens(tok, text, ranges) if ranges else []
         # Each sentence and chunk is read as the pipeline reads a text: its first tokens.
-        sent_windows = [tok.windows(t, self.max_length, truncate=True)[0]
+        sent_windows = [tok.windows(t, self.options.max_length, truncate=True)[0]
                         for t in sentence_tokens] if need_sentences else []
-        chunk_windows = [tok.windows(t, self.max_length, truncate=True)[0]
+        chunk_windows = [tok.windows(t, self.options.max_length, truncate=True)[0]
                          for t in _chunks(sentence_tokens, body)] \
             if not fits and long_mode == "chunks" else []
         if not fits and not chunk_windows and not sent_windows:
-            chunk_windows = tok.windows(whole, self.max_length, stride=0)
-        inputs = ([tok.windows(whole, self.max_length)[0]] if fits else []) + sent_windows + \
+            chunk_windows = tok.windows(whole, self.options.max_length, stride=0)
+        inputs = ([tok.windows(whole, self.options.max_length)[0]] if fits else []) + sent_windows + \
             chunk_windows
         check_cancel(cancel)
         outs = self.model.run_sequences(inputs, outputs=["logits"],
@@ -122,11 +119,17 @@ class TextClassificationPipeline(TaskPipeline):
         return Sentiment(label, float(doc[k]), scores, per_sentence,
                          polarity(label, float(doc[k]), scores))
 
+    @property
+    def function(self) -> str:
+        """What turns logits into scores: "softmax", "sigmoid" or "none"."""
+        return self.options.function_to_apply
+
     def _probabilities(self, logits) -> np.ndarray:
         x = np.asarray(logits, dtype=np.float64).reshape(-1)
-        if self.function == "softmax":
+        function = self.function
+        if function == "softmax":
             return softmax(x)
-        if self.function == "sigmoid":
+        if function == "sigmoid":
             return 1.0 / (1.0 + np.exp(-x))
         return x
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
-from engine.tasks._common import Cancel, Progress, TaskPipeline, check_cancel, text_and_paragraphs
+from engine.tasks._common import Cancel, Progress, TaskPipeline, check_cancel, make_options
 from engine.tasks.embeddings import SentenceEncoder
 from engine.tasks.results import Span, Summary
 from engine.tasks.sentences import split_sentences
@@ -39,51 +40,58 @@ TASK = "summarization"
 _WORD = re.compile(r"\w+")
 
 
+@dataclass(frozen=True)
+class SummaryOptions:
+    """``max_sentences``, or ``ratio`` (0 < ratio <= 1: a share of the sentences);
+    ``diversity`` (0: centrality only); ``min_words``; ``damping`` (LexRank's)."""
+
+    max_sentences: int = 3
+    ratio: float | None = None
+    diversity: float = 0.3
+    min_words: int = 4
+    damping: float = 0.85
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+
 class SummarizationPipeline(TaskPipeline):
     """``summ(text, max_sentences=3) -> Summary(sentences=[Span(start, end, text, score)])``.
 
-    Options: ``max_sentences=3``, ``ratio=None`` (0 < ratio <= 1: a share of the sentences),
-    ``diversity=0.3`` (0: centrality only), ``min_words=4``, ``damping=0.85``; the encoder's
-    ``max_length`` and ``pooling`` (default from the model folder). ``model`` (or
-    ``embedding_model``) is the sentence-embedding model: a folder or an installed id.
+    Options: the fields of `SummaryOptions`, here or per call; the encoder's ``max_length``
+    and ``pooling`` (default from the model folder). ``model`` (or ``embedding_model``) is the
+    sentence-embedding model: a folder or an installed id.
     """
 
     task = TASK
+    options_class = SummaryOptions
 
     def __init__(self, model=None, device: str = "auto", *, embedding_model=None,
-                 backend: str = "onnx", precision: str = "fp32", max_sentences: int = 3,
-                 ratio: float | None = None, diversity: float = 0.3, min_words: int = 4,
-                 damping: float = 0.85, max_length: int | None = None,
-                 pooling: str | None = None, max_batch_tokens: int = 8192):
+                 backend: str = "onnx", precision: str = "fp32", max_length: int | None = None,
+                 pooling: str | None = None, max_batch_tokens: int = 8192, **options):
         if model is not None and embedding_model is not None and model != embedding_model:
             raise ValueError("give the embedding model once: model= or embedding_model=")
+        self.options = make_options(SummaryOptions, TASK, **options)
         self.encoder = SentenceEncoder(model if model is not None else embedding_model,
                                        device, backend=backend, precision=precision,
                                        max_length=max_length, pooling=pooling,
                                        max_batch_tokens=max_batch_tokens)
         self.loaded = self.encoder.loaded
         self.model = self.encoder.model
-        self.options = {"max_sentences": max_sentences, "ratio": ratio,
-                        "diversity": diversity, "min_words": min_words, "damping": damping}
-        _check(self.options)
+        self.tokenizer = self.encoder.tokenizer
 
     def __call__(self, text, *, progress: Progress = None, cancel: Cancel = None,
                  **options) -> Summary:
-        unknown = set(options) - set(self.options)
-        if unknown:
-            raise TypeError(f"unknown summarization option(s): {', '.join(sorted(unknown))}")
-        opts = {**self.options, **options}
-        _check(opts)
-        text, paragraphs = text_and_paragraphs(text)
-        check_cancel(cancel)
+        opts = self._call_options(options)
+        text, paragraphs = self._read(text, cancel)
         ranges = split_sentences(text, paragraphs)
         if not ranges:
             return Summary([])
         n = len(ranges)
-        k = max(1, round(opts["ratio"] * n)) if opts["ratio"] is not None else opts["max_sentences"]
+        k = max(1, round(opts.ratio * n)) if opts.ratio is not None else opts.max_sentences
         words = np.fromiter((len(_WORD.findall(text[a:b])) for a, b in ranges), dtype=np.int64,
                             count=n)
-        eligible = words >= opts["min_words"]
+        eligible = words >= opts.min_words
         if int(eligible.sum()) < min(k, n):
             eligible[:] = True
         sentences = _SentenceVectors(self.encoder, text, ranges, progress, cancel)
@@ -132,10 +140,10 @@ class _SentenceVectors:
 
 
 def _summarize_exactly(vectors: np.ndarray, index: np.ndarray, eligible: np.ndarray, k: int,
-                       opts: dict) -> tuple[list[int], dict[int, float]]:
+                       opts: SummaryOptions) -> tuple[list[int], dict[int, float]]:
     """LexRank over all of `vectors` (sentences `index`), then MMR among the eligible ones."""
-    centrality = lexrank(vectors, opts["damping"])
-    picked = mmr(vectors, centrality, np.flatnonzero(eligible[index]), k, opts["diversity"])
+    centrality = lexrank(vectors, opts.damping)
+    picked = mmr(vectors, centrality, np.flatnonzero(eligible[index]), k, opts.diversity)
     return [int(index[i]) for i in picked], {int(index[i]): centrality[i] for i in picked}
 
 
@@ -145,8 +153,9 @@ def _sections(n: int, size: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
-def _summarize_by_rounds(sentences: _SentenceVectors, eligible: np.ndarray, k: int, opts: dict,
-                         cancel: Cancel) -> tuple[list[int], dict[int, float]]:
+def _summarize_by_rounds(sentences: _SentenceVectors, eligible: np.ndarray, k: int,
+                         opts: SummaryOptions, cancel: Cancel,
+                         ) -> tuple[list[int], dict[int, float]]:
     """A tournament for a short summary of a long document: each section's most central
     eligible sentences go on to a round among themselves, until one exact round remains."""
     n = len(sentences.ranges)
@@ -156,7 +165,7 @@ def _summarize_by_rounds(sentences: _SentenceVectors, eligible: np.ndarray, k: i
     for a, b in sections:
         vectors = sentences.block(a, b)
         check_cancel(cancel)
-        keep = _most_central(vectors, eligible[a:b], per_section, opts["damping"])
+        keep = _most_central(vectors, eligible[a:b], per_section, opts.damping)
         index_parts.append(a + keep)
         vector_parts.append(vectors[keep])
     index, vectors = np.concatenate(index_parts), np.concatenate(vector_parts)
@@ -165,7 +174,7 @@ def _summarize_by_rounds(sentences: _SentenceVectors, eligible: np.ndarray, k: i
         sections = _sections(len(index), EXACT_SENTENCES)
         per_section = max(k, EXACT_SENTENCES // len(sections))
         keep = np.concatenate([a + _most_central(vectors[a:b], np.ones(b - a, bool), per_section,
-                                                 opts["damping"]) for a, b in sections])
+                                                 opts.damping) for a, b in sections])
         index, vectors = index[keep], vectors[keep]
     every = np.ones(n, dtype=bool)
     return _summarize_exactly(vectors, index, every, k, opts)
@@ -182,7 +191,8 @@ def _most_central(vectors: np.ndarray, eligible: np.ndarray, count: int,
 
 
 def _summarize_by_sections(sentences: _SentenceVectors, eligible: np.ndarray, k: int,
-                           opts: dict, cancel: Cancel) -> tuple[list[int], dict[int, float]]:
+                           opts: SummaryOptions, cancel: Cancel,
+                           ) -> tuple[list[int], dict[int, float]]:
     """A long summary of a long document (a large ratio): each section's own summary, with the
     summary's sentences shared among sections by their eligible sentences."""
     n = len(sentences.ranges)
@@ -264,12 +274,12 @@ def mmr(vectors: np.ndarray, relevance: np.ndarray, candidates: np.ndarray, k: i
     return chosen
 
 
-def _check(opts: dict) -> None:
-    if opts["ratio"] is not None and not 0 < opts["ratio"] <= 1:
-        raise ValueError(f"ratio must lie in (0, 1]; got {opts['ratio']}")
-    if opts["max_sentences"] < 1:
+def _check(opts: SummaryOptions) -> None:
+    if opts.ratio is not None and not 0 < opts.ratio <= 1:
+        raise ValueError(f"ratio must lie in (0, 1]; got {opts.ratio}")
+    if opts.max_sentences < 1:
         raise ValueError("max_sentences must be at least 1")
-    if not 0 <= opts["diversity"] <= 1:
+    if not 0 <= opts.diversity <= 1:
         raise ValueError("diversity must lie in [0, 1]")
-    if not 0 < opts["damping"] < 1:
+    if not 0 < opts.damping < 1:
         raise ValueError("damping must lie in (0, 1)")

@@ -76,10 +76,20 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+"|[\[\]{}]|"')
 
 def read_json_object(path, what: str | None = None, max_bytes: int = MAX_JSON_BYTES,
                      max_depth: int = MAX_JSON_DEPTH) -> dict:
-    """The JSON object in `path`, read under a size and nesting budget; typed errors otherwise.
+    """The JSON object in `path` (see `read_json`); CorruptModelFileError if it is not one."""
+    data = read_json(path, what, max_bytes, max_depth)
+    if not isinstance(data, dict):
+        raise CorruptModelFileError(f"{what or path} does not hold a JSON object.")
+    return data
+
+
+def read_json(path, what: str | None = None, max_bytes: int = MAX_JSON_BYTES,
+              max_depth: int = MAX_JSON_DEPTH):
+    """The JSON in `path`, read under a size and nesting budget; typed errors otherwise: the one
+    reader of JSON files in the engine.
 
     Missing: ModelNotFoundError; unreadable or not a regular file: ModelFileUnreadableError;
-    too big, too deep, not JSON or not an object: CorruptModelFileError. Messages name the file.
+    too big, too deep or not JSON: CorruptModelFileError. Messages name the file.
     """
     path = Path(path)
     name = what or str(path)
@@ -114,12 +124,9 @@ def read_json_object(path, what: str | None = None, max_bytes: int = MAX_JSON_BY
         raise CorruptModelFileError(f"{name} is not UTF-8 text: {exc}") from exc
     _check_json_depth(text, name, max_depth)
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise CorruptModelFileError(f"{name} cannot be read as JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CorruptModelFileError(f"{name} does not hold a JSON object.")
-    return data
 
 
 def _check_json_depth(text: str, name: str, max_depth: int) -> None:

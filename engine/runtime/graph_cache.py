@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engine import paths
-from engine.errors import ModelFileUnreadableError
+from engine.errors import ModelError, ModelFileUnreadableError
 
 _HASH_CHUNK = 4 * 1024 * 1024
 SIDECAR_SUFFIX = ".json"
@@ -340,10 +340,12 @@ def file_digest(path: Path, digest=None) -> str:
 
 
 def _read_json(path: Path) -> dict:
+    """The cache's own JSON (sidecars, the hash memo); {} when missing or damaged: it is remade."""
+    from engine.albert.config import read_json_object
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError, RecursionError):
+        return read_json_object(path)
+    except ModelError:
         return {}
 
 

@@ -9,7 +9,6 @@ sentence-transformers' mean pooling with the attention mask).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

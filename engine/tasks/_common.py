@@ -209,11 +209,6 @@ def check_cancel(cancel: Cancel) -> None:
         raise Cancelled("The analysis was cancelled.")
 
 
-def report(progress: Progress, done: int, total: int) -> None:
-    if progress is not None:
-        progress(done, total)
-
-
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     z = np.exp(x - x.max(axis=axis, keepdims=True))

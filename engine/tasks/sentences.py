@@ -71,10 +71,6 @@ def split_sentences(text: str, paragraphs: list[Range] | None = None,
     return list(_cache.get_or(key, lambda: _split(text, paragraphs, max_chars)))
 
 
-def sentence_texts(text: str, ranges: list[Range]) -> list[str]:
-    return [text[a:b] for a, b in ranges]
-
-
 def _split(text: str, paragraphs: list[Range] | None, max_chars: int) -> list[Range]:
     blocks = paragraphs if paragraphs else paragraph_ranges(text)
     out: list[Range] = []

@@ -194,8 +194,8 @@ class MainWindow(QMainWindow):
         a("export_csv", "&Entities as CSV…", self.export_csv, ["Ctrl+Shift+C"])
         a("settings", "&Settings…", self.show_settings, ["Ctrl+,"])
         a("quit", "&Quit", self.close, [K.Quit, "Ctrl+Q"])
-        a("copy", "&Copy", self._copy, [K.Copy])
-        a("select_all", "Select &All", self._select_all, [K.SelectAll])
+        a("copy", "&Copy", lambda: self._edit("copy"), [K.Copy])
+        a("select_all", "Select &All", lambda: self._edit("selectAll"), [K.SelectAll])
         a("find", "&Find…", self.find, [K.Find], "Find text in the document")
         a("find_next", "Find &Next", self.find_next, [K.FindNext])
         a("find_previous", "Find Pre&vious", self.find_previous, [K.FindPrevious])
@@ -388,7 +388,8 @@ class MainWindow(QMainWindow):
                     "zoom_in", "zoom_out", "zoom_reset", "run_entities", "ask", "summarize",
                     "sentiment", "copy", "select_all"):
             self.actions[key].setEnabled(has_doc)
-        self.actions["export_csv"].setEnabled(has_doc and session.entities is not None)
+        self.actions["export_csv"].setEnabled(
+            has_doc and session.document_state.entities is not None)
         for key in ("next_tab", "previous_tab"):
             self.actions[key].setEnabled(self.tabs.count() > 1)
 
@@ -410,19 +411,13 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     # --- edit and view ---------------------------------------------------------------------------
-    def _copy(self) -> None:
+    def _edit(self, method: str) -> None:
+        """Copy or Select All in the focused widget when it can, else in the document."""
         focus = QApplication.focusWidget()
-        if focus is not None and hasattr(focus, "copy"):
-            focus.copy()
+        if focus is not None and hasattr(focus, method):
+            getattr(focus, method)()
         elif self.current_session() is not None:
-            self.current_session().view.copy()
-
-    def _select_all(self) -> None:
-        focus = QApplication.focusWidget()
-        if focus is not None and hasattr(focus, "selectAll"):
-            focus.selectAll()
-        elif self.current_session() is not None:
-            self.current_session().view.selectAll()
+            getattr(self.current_session().view, method)()
 
     def find(self) -> None:
         session = self.current_session()

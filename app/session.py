@@ -65,24 +65,3 @@ class DocumentSession(QWidget):
 
     def state(self, task: str) -> str:
         return self.document_state.state(task)
-
-    # Read-only views of the state, for the window's actions and tests.
-    @property
-    def tasks(self):
-        return self.document_state.tasks
-
-    @property
-    def entities(self):
-        return self.document_state.entities
-
-    @property
-    def current_question(self):
-        return self.document_state.current_question
-
-    @property
-    def summary(self):
-        return self.document_state.summary
-
-    @property
-    def sentiment(self):
-        return self.document_state.sentiment

@@ -40,6 +40,42 @@ def settings_path() -> Path:
     return paths.config_dir() / "albert-lens.ini"
 
 
+class _Choice:
+    """A setting that is one of `choices`: anything else in the file reads as `default`, and
+    setting anything else is a ValueError."""
+
+    def __init__(self, key: str, choices: tuple[str, ...], default: str) -> None:
+        self.key, self.choices, self.default = key, choices, default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, settings: Settings | None, owner: type | None = None):
+        if settings is None:
+            return self
+        return settings._choice(self.key, self.choices, self.default)
+
+    def __set__(self, settings: Settings, value: str) -> None:
+        if value not in self.choices:
+            raise ValueError(f"{self.name} must be one of {self.choices}")
+        settings._q.setValue(self.key, value)
+
+
+class _Flag:
+    """An on/off setting."""
+
+    def __init__(self, key: str, default: bool) -> None:
+        self.key, self.default = key, default
+
+    def __get__(self, settings: Settings | None, owner: type | None = None):
+        if settings is None:
+            return self
+        return settings._flag(self.key, self.default)
+
+    def __set__(self, settings: Settings, value: bool) -> None:
+        settings._q.setValue(self.key, bool(value))
+
+
 class Settings:
     """Typed accessors over one QSettings file; every setter writes through."""
 
@@ -53,35 +89,17 @@ class Settings:
         value = str(self._q.value(key, default))
         return value if value in choices else default
 
-    @property
-    def device(self) -> str:
-        return self._choice("engine/device", DEVICE_CHOICES, "auto")
+    def _flag(self, key: str, default: bool) -> bool:
+        value = self._q.value(key, default)
+        if isinstance(value, str):
+            return value.lower() in ("true", "1", "yes")
+        return bool(value)
 
-    @device.setter
-    def device(self, value: str) -> None:
-        if value not in DEVICE_CHOICES:
-            raise ValueError(f"device must be one of {DEVICE_CHOICES}")
-        self._q.setValue("engine/device", value)
-
-    @property
-    def precision(self) -> str:
-        return self._choice("engine/precision", PRECISIONS, "fp32")
-
-    @precision.setter
-    def precision(self, value: str) -> None:
-        if value not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}")
-        self._q.setValue("engine/precision", value)
-
-    @property
-    def theme(self) -> str:
-        return self._choice("view/theme", THEMES, "system")
-
-    @theme.setter
-    def theme(self, value: str) -> None:
-        if value not in THEMES:
-            raise ValueError(f"theme must be one of {THEMES}")
-        self._q.setValue("view/theme", value)
+    device = _Choice("engine/device", DEVICE_CHOICES, "auto")
+    precision = _Choice("engine/precision", PRECISIONS, "fp32")
+    theme = _Choice("view/theme", THEMES, "system")
+    sentiment_tint = _Flag("view/sentiment_tint", False)
+    welcome_dismissed = _Flag("start/welcome_dismissed", False)
 
     @property
     def font_size(self) -> int:
@@ -94,28 +112,6 @@ class Settings:
     @font_size.setter
     def font_size(self, value: int) -> None:
         self._q.setValue("view/font_size", min(max(int(value), MIN_FONT_SIZE), MAX_FONT_SIZE))
-
-    def _flag(self, key: str, default: bool) -> bool:
-        value = self._q.value(key, default)
-        if isinstance(value, str):
-            return value.lower() in ("true", "1", "yes")
-        return bool(value)
-
-    @property
-    def sentiment_tint(self) -> bool:
-        return self._flag("view/sentiment_tint", False)
-
-    @sentiment_tint.setter
-    def sentiment_tint(self, value: bool) -> None:
-        self._q.setValue("view/sentiment_tint", bool(value))
-
-    @property
-    def welcome_dismissed(self) -> bool:
-        return self._flag("start/welcome_dismissed", False)
-
-    @welcome_dismissed.setter
-    def welcome_dismissed(self, value: bool) -> None:
-        self._q.setValue("start/welcome_dismissed", bool(value))
 
     @property
     def summary_length(self) -> tuple[str, int]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+import pytest
+
 from engine.errors import Cancelled, CorruptModelFileError, ModelNotFoundError
 from engine.tasks.results import (
     Answer,
@@ -205,6 +207,27 @@ SAMPLE_TEXT = (
     "prizes.\n\n"
     "Warsaw remembers her; so does Paris. It is a good story."
 )
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A model store, cache and settings of this test's own."""
+    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def window(qtbot, home):
+    """A shown window on the fake pipelines."""
+    return make_window(qtbot, fake_factory())
+
+
+def text_file(folder: Path, text: str = SAMPLE_TEXT, name: str = "curie.txt") -> Path:
+    """`text` written to `folder/name` (made if missing)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    path = Path(folder) / name
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def wait_idle(qtbot, window, timeout: int = 10000) -> None:

@@ -9,6 +9,9 @@ import pytest
 
 from tests import checkpoint_factory as factory
 
+# The app tests' shared fixtures (home, window) live with their fakes.
+pytest_plugins = ("tests.app_support",)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):

@@ -22,12 +22,6 @@ from tests.app_support import (
 )
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    return make_window(qtbot, fake_factory())
-
-
 def make_files(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paragraphs = ["Marie Curie was born in Warsaw. 😀 She moved to Paris.",
@@ -203,14 +197,11 @@ def test_shared_sample_document_opens(qtbot, window):
             assert session.view.qt_text(h.start, h.end) == session.document.text[h.start:h.end]
 
 
-def test_answers_in_paged_documents_give_the_page(qtbot, tmp_path, monkeypatch):
+def test_answers_in_paged_documents_give_the_page(qtbot, tmp_path, home):
     from tests.app_support import FakeQA
 
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    w = MainWindow(Settings(), pipeline_factory=fake_factory({
+    w = make_window(qtbot, fake_factory({
         "question-answering": FakeQA({"Where?": ["Sorbonne"]})}))
-    qtbot.addWidget(w)
-    w.show()
     path = docs.make_pdf(tmp_path / "two.pdf", [["Marie Curie was born in Warsaw."],
                                                 ["She taught at the Sorbonne in Paris."]],
                          font=docs.unicode_font())

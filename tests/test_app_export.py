@@ -10,9 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from app.export import entities_csv, html_report, results_dict, write_csv, write_html, write_json
-from app.main_window import MainWindow
-from app.settings import Settings
-from tests.app_support import fake_factory, open_document, wait_idle
+from tests.app_support import fake_factory, make_window, open_document, wait_idle
 
 HOSTILE = (
     "😀 Marie Curie wrote <script>alert('x')</script> and <b>bold</b> & more.\n\n"
@@ -21,12 +19,9 @@ HOSTILE = (
 
 
 @pytest.fixture
-def session(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
+def session(qtbot, tmp_path, home):
     factory = fake_factory()
-    w = MainWindow(Settings(), pipeline_factory=factory)
-    qtbot.addWidget(w)
-    w.show()
+    w = make_window(qtbot, factory)
     path = tmp_path / "hostile.txt"
     path.write_text(HOSTILE, encoding="utf-8")
     s = open_document(qtbot, w, path)
@@ -112,7 +107,7 @@ def test_json_has_every_result_with_code_point_offsets(session, tmp_path):
 
 def test_csv_lists_entities_and_defuses_formulas(session, tmp_path):
     rows = list(csv.DictReader(io.StringIO(entities_csv(session.document_state))))
-    assert len(rows) == len(session.entities)
+    assert len(rows) == len(session.document_state.entities)
     by_text = {r["text"]: r for r in rows}
     assert by_text["Marie Curie"]["type"] == "PER"
     assert by_text["Marie Curie"]["type_name"] == "Person"

@@ -31,12 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def doc(tmp_path):
     path = tmp_path / "curie.txt"
     path.write_text(SAMPLE_TEXT * 3, encoding="utf-8")
@@ -114,7 +108,7 @@ def test_failing_model_shows_an_error_and_app_stays_usable(qtbot, home, doc):
     # Other tasks still work.
     w.ask_panel.ask("Where was she born?")
     wait_idle(qtbot, w)
-    assert session.current_question.answers[0].text == "Warsaw"
+    assert session.document_state.current_question.answers[0].text == "Warsaw"
 
 
 def test_unexpected_exception_is_reported_not_fatal(qtbot, home, doc):

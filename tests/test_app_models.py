@@ -13,13 +13,13 @@ from app.model_manager import ModelManager, ModelsApi
 from app.settings import Settings
 from engine import models as engine_models
 from engine.errors import DownloadCancelled
-from tests.app_support import SAMPLE_TEXT, make_window, message_boxes, open_document, wait_idle
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+from tests.app_support import (
+    make_window,
+    message_boxes,
+    open_document,
+    text_file,
+    wait_idle,
+)
 
 
 @pytest.fixture
@@ -42,8 +42,7 @@ def test_first_run_offers_the_standard_pack(qtbot, window):
 
 def test_reading_works_without_models_and_import_brings_entities(qtbot, window, tmp_path,
                                                                  checkpoints):
-    path = tmp_path / "doc.txt"
-    path.write_text(SAMPLE_TEXT, encoding="utf-8")
+    path = text_file(tmp_path, name="doc.txt")
     session = open_document(qtbot, window, path)
     assert session.view.toPlainText() == session.document.text
     assert session.state("ner") == NO_MODEL
@@ -60,7 +59,7 @@ def test_reading_works_without_models_and_import_brings_entities(qtbot, window, 
     assert manager.task_boxes["ner"].currentData() == installed[0].id
     # The session that had no model is analysed now, with the imported model.
     qtbot.waitUntil(lambda: session.state("ner") == DONE, timeout=60000)
-    assert session.entities is not None
+    assert session.document_state.entities is not None
     assert installed[0].id in window.status.models_label.text()
 
 

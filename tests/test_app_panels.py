@@ -7,32 +7,27 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QGuiApplication
 
 from app.document_state import DONE, NO_MODEL
-from app.main_window import MainWindow
 from app.panels.ask import NO_ANSWER_TEXT
 from app.panels.sentiment import chart_points
-from app.settings import Settings
 from tests.app_support import (
-    SAMPLE_TEXT,
     FakeNER,
     fake_factory,
     make_window,
     open_document,
     sentence_ranges,
+    text_file,
     wait_idle,
 )
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
+def window(qtbot, home):
     return make_window(qtbot, fake_factory(), size=(1200, 800))
 
 
 @pytest.fixture
 def session(qtbot, window, tmp_path):
-    path = tmp_path / "curie.txt"
-    path.write_text(SAMPLE_TEXT, encoding="utf-8")
-    return open_document(qtbot, window, path)
+    return open_document(qtbot, window, text_file(tmp_path))
 
 
 def spans_of(text: str, word: str) -> list[tuple[int, int]]:
@@ -110,13 +105,9 @@ def test_entity_list_groups_by_text_and_cycles_mentions(window, session, qtbot):
     assert (session.view.highlights("mention")[0].start,) == (paris[1][0],)
 
 
-def test_missing_model_is_a_notice_not_an_error(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    w = MainWindow(Settings(), pipeline_factory=fake_factory(missing={"ner"}))
-    qtbot.addWidget(w)
-    w.show()
-    path = tmp_path / "doc.txt"
-    path.write_text(SAMPLE_TEXT, encoding="utf-8")
+def test_missing_model_is_a_notice_not_an_error(qtbot, tmp_path, home):
+    w = make_window(qtbot, fake_factory(missing={"ner"}))
+    path = text_file(tmp_path, name="doc.txt")
     session = open_document(qtbot, w, path)
     assert session.state("ner") == NO_MODEL
     assert w.error_log == []
@@ -136,7 +127,7 @@ def test_ask_lists_answers_and_jumps_to_them(window, session, qtbot):
     qtbot.keyClicks(panel.question_box.lineEdit(), "Where was she born?")
     qtbot.keyClick(panel.question_box.lineEdit(), Qt.Key.Key_Return)
     wait_idle(qtbot, window)
-    entry = session.current_question
+    entry = session.document_state.current_question
     assert [a.text for a in entry.answers] == ["Warsaw", "Paris"]
     assert len(panel.answer_labels) == 2
     assert "score 90%" in panel.answer_labels[0].text()
@@ -163,7 +154,7 @@ def test_ask_lists_answers_and_jumps_to_them(window, session, qtbot):
 def test_no_answer_is_said_plainly(window, session, qtbot):
     window.ask_panel.ask("What is the capital of Mars?")
     wait_idle(qtbot, window)
-    assert session.current_question.no_answer
+    assert session.document_state.current_question.no_answer
     labels = window.ask_panel.answer_labels
     assert len(labels) == 1 and labels[0].text() == NO_ANSWER_TEXT
     assert session.view.highlights("answer") == []
@@ -187,7 +178,7 @@ def test_summary_lists_and_marks_sentences_and_copies(window, session, qtbot):
     panel.set_length("sentences", 2)
     window.actions["summarize"].trigger()
     wait_idle(qtbot, window)
-    summary = session.summary
+    summary = session.document_state.summary
     assert len(summary.sentences) == 2
     assert window.analysis._pipelines  # pipelines cached
     pipe = next(p for k, p in window.analysis._pipelines.items() if k[0] == "summarization")
@@ -216,7 +207,7 @@ def test_sentiment_label_chart_and_tint(window, session, qtbot):
     panel = window.sentiment_panel
     window.actions["sentiment"].trigger()
     wait_idle(qtbot, window)
-    sentiment = session.sentiment
+    sentiment = session.document_state.sentiment
     assert panel.label.text().startswith(sentiment.label.capitalize())
     text = session.document.text
     points = panel.chart.points
@@ -269,16 +260,13 @@ def test_rerun_entities_uses_new_results(window, session, qtbot):
     assert [h.data.text for h in session.view.highlights("entities")] == ["Warsaw", "Warsaw"]
 
 
-def test_document_markup_is_never_rendered_in_labels_or_tooltips(qtbot, tmp_path, monkeypatch):
+def test_document_markup_is_never_rendered_in_labels_or_tooltips(qtbot, tmp_path, home):
     from app.text_format import as_rich_text
 
     assert as_rich_text("<b>x</b> & y\nz") == (
         "<p style='white-space:pre-wrap'>&lt;b&gt;x&lt;/b&gt; &amp; y<br>z</p>")
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    w = MainWindow(Settings(), pipeline_factory=fake_factory({
+    w = make_window(qtbot, fake_factory({
         "ner": FakeNER({"<b>Bold</b>": "PER"})}))
-    qtbot.addWidget(w)
-    w.show()
     path = tmp_path / "markup.txt"
     path.write_text("Say <b>Bold</b> twice: <b>Bold</b>. It was good.", encoding="utf-8")
     session = open_document(qtbot, w, path)

@@ -55,7 +55,7 @@ def reference(task, checkpoints):
 
 def test_entities_match_the_engine_and_land_exactly(qtbot, window, doc, checkpoints):
     session = open_document(qtbot, window, doc, timeout=60000)
-    assert session.state("ner") == DONE, session.tasks["ner"].message
+    assert session.state("ner") == DONE, session.document_state.tasks["ner"].message
     expected = reference("ner", checkpoints)(engine.load_document(doc))
     assert expected, "the random model should tag something"
     shown = session.view.highlights("entities")
@@ -79,23 +79,23 @@ def test_ask_summary_and_sentiment_with_real_models(qtbot, window, doc, checkpoi
     window.sentiment_panel.start(session)
     wait_idle(qtbot, window, 60000)
     for task in ("question-answering", "summarization", "sentiment"):
-        assert session.state(task) == DONE, session.tasks[task].message
+        assert session.state(task) == DONE, session.document_state.tasks[task].message
 
     answers = reference("question-answering", checkpoints)(
         question="Where was Marie Curie born?", context=document, top_k=3)
-    assert session.current_question.answers == answers
+    assert session.document_state.current_question.answers == answers
     if not answers[0].no_answer:
         mark = session.view.highlights("answer")[0]
         assert (mark.start, mark.end) == (answers[0].start, answers[0].end)
         assert session.view.qt_text(mark.start, mark.end) == answers[0].text
 
     summary = reference("summarization", checkpoints)(document, max_sentences=2)
-    assert session.summary == summary
+    assert session.document_state.summary == summary
     marks = [(m.start, m.end) for m in session.view.highlights("summary")]
     assert marks == [(s.start, s.end) for s in summary.sentences]
 
     sentiment = reference("sentiment", checkpoints)(document)
-    assert session.sentiment.label == sentiment.label
+    assert session.document_state.sentiment.label == sentiment.label
     assert len(window.sentiment_panel.chart.points) == len(sentiment.sentences) > 0
 
 

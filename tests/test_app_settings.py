@@ -25,15 +25,9 @@ from app.settings import DEFAULT_FONT_SIZE, Settings, settings_path
 from app.settings_dialog import SettingsDialog
 from app.theme import apply_theme
 from engine import paths
-from tests.app_support import SAMPLE_TEXT, fake_factory, open_document
+from tests.app_support import fake_factory, make_window, open_document, text_file
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
 
 
 def test_settings_round_trip(home, tmp_path):
@@ -75,11 +69,8 @@ def test_one_recent_file_survives_a_restart(home, tmp_path):
 
 
 def test_settings_dialog_applies_and_persists(qtbot, home, tmp_path):
-    w = MainWindow(Settings(), pipeline_factory=fake_factory())
-    qtbot.addWidget(w)
-    w.show()
-    path = tmp_path / "doc.txt"
-    path.write_text(SAMPLE_TEXT, encoding="utf-8")
+    w = make_window(qtbot, fake_factory())
+    path = text_file(tmp_path, name="doc.txt")
     session = open_document(qtbot, w, path)
     assert w.analysis._pipelines
     dialog = SettingsDialog(w.settings, w)
@@ -105,9 +96,7 @@ def test_settings_dialog_applies_and_persists(qtbot, home, tmp_path):
 
 
 def test_window_geometry_is_restored(qtbot, home):
-    w = MainWindow(Settings(), pipeline_factory=fake_factory())
-    qtbot.addWidget(w)
-    w.show()
+    w = make_window(qtbot, fake_factory())
     w.resize(700, 500)
     w.close()
     again = MainWindow(Settings(), pipeline_factory=fake_factory())
@@ -116,11 +105,8 @@ def test_window_geometry_is_restored(qtbot, home):
 
 
 def test_every_action_has_a_shortcut_and_widgets_have_names(qtbot, home, tmp_path):
-    w = MainWindow(Settings(), pipeline_factory=fake_factory())
-    qtbot.addWidget(w)
-    w.show()
-    path = tmp_path / "doc.txt"
-    path.write_text(SAMPLE_TEXT, encoding="utf-8")
+    w = make_window(qtbot, fake_factory())
+    path = text_file(tmp_path, name="doc.txt")
     open_document(qtbot, w, path)
     # Analyse › Cancel shows Esc, which the always-on "cancel" action (Esc) carries.
     missing = [k for k, a in w.actions.items() if not a.shortcuts()

@@ -21,8 +21,7 @@ MARKDOWN = (
 
 
 @pytest.fixture
-def md_session(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
+def md_session(qtbot, tmp_path, home):
     w = make_window(qtbot, fake_factory(), size=(1100, 800))
     path = tmp_path / "curie.md"
     path.write_text(MARKDOWN, encoding="utf-8")

@@ -10,12 +10,6 @@ from app.workers import JobManager
 from engine import models as engine_models
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 class FakeApi:
     """The model store calls the dialog makes, with a config reader that says `task`."""
 

@@ -3,35 +3,22 @@ button, one name for the model manager, answers that can be told apart."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtWidgets import QPushButton
 
 from app.document_state import IDLE, NO_MODEL
 from app.panels.ask import NO_ANSWER_TEXT
 from engine.tasks.results import Answer
 from tests.app_support import (
-    SAMPLE_TEXT,
     FakeQA,
     FakeSummarizer,
     fake_factory,
     make_window,
     open_document,
+    text_file,
     wait_idle,
 )
 
 QA = "question-answering"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    return tmp_path
-
-
-def _doc(home, text=SAMPLE_TEXT, name="curie.txt"):
-    path = home / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _visible_buttons(widget) -> list[str]:
@@ -42,7 +29,7 @@ def test_asking_without_a_model_does_not_pretend_to_have_searched(qtbot, home):
     missing = {QA}
     factory = fake_factory(missing=missing)
     w = make_window(qtbot, factory)
-    session = open_document(qtbot, w, _doc(home))
+    session = open_document(qtbot, w, text_file(home))
     w.show_panel(1)
     panel = w.ask_panel
     panel.ask("Where was she born?")
@@ -62,13 +49,13 @@ def test_asking_without_a_model_does_not_pretend_to_have_searched(qtbot, home):
     assert session.state(QA) != NO_MODEL
     assert not panel.notice.isVisible()
     assert panel.heading.text() == "Q: Where was she born?"
-    assert [a.text for a in session.current_question.answers] == ["Warsaw", "Paris"]
+    assert [a.text for a in session.document_state.current_question.answers] == ["Warsaw", "Paris"]
 
 
 def test_no_model_notice_goes_for_summary_and_sentiment_when_models_change(qtbot, home):
     missing = {"summarization", "sentiment"}
     w = make_window(qtbot, fake_factory(missing=missing))
-    session = open_document(qtbot, w, _doc(home))
+    session = open_document(qtbot, w, text_file(home))
     w.summary_panel.start(session)
     w.sentiment_panel.start(session)
     wait_idle(qtbot, w)
@@ -82,7 +69,7 @@ def test_no_model_notice_goes_for_summary_and_sentiment_when_models_change(qtbot
 
 def test_summary_panel_has_one_summarize_button(qtbot, home):
     w = make_window(qtbot, fake_factory())
-    open_document(qtbot, w, _doc(home))
+    open_document(qtbot, w, text_file(home))
     w.show_panel(2)
     assert _visible_buttons(w.summary_panel).count("Summarize") == 1
     w.show_panel(3)
@@ -94,7 +81,7 @@ def test_model_actions_have_one_name(qtbot, home):
     names = {w.actions["models"].text().replace("&", "")}
     w.refresh_models_info()
     names.add(w.welcome.manage_button.text())
-    session = open_document(qtbot, w, _doc(home))
+    session = open_document(qtbot, w, text_file(home))
     assert session.state("ner") == NO_MODEL
     names.add(w.entities_panel.notice.button.text())
     w.welcome.set_models([], 2, str(home))
@@ -114,10 +101,10 @@ def test_identical_answers_are_told_apart_and_exact_duplicates_merged(qtbot, hom
 
     w = make_window(qtbot, fake_factory({QA: TwiceQA({}),
                                          "summarization": FakeSummarizer()}))
-    session = open_document(qtbot, w, _doc(home, text, "cities.txt"))
+    session = open_document(qtbot, w, text_file(home, text, "cities.txt"))
     w.ask_panel.ask("Which city?")
     wait_idle(qtbot, w)
-    answers = session.current_question.answers
+    answers = session.document_state.current_question.answers
     assert [(a.start, a.end) for a in answers] == [(0, 5), (second, second + 5)]
     cards = [lb.text() for lb in w.ask_panel.answer_labels]
     assert len(cards) == 2
@@ -129,7 +116,7 @@ def test_showing_answers_again_leaves_one_card_per_answer(qtbot, home):
     from PySide6.QtWidgets import QLabel
 
     w = make_window(qtbot, fake_factory())
-    open_document(qtbot, w, _doc(home))
+    open_document(qtbot, w, text_file(home))
     panel = w.ask_panel
     panel.ask("Where was she born?")
     wait_idle(qtbot, w)
@@ -143,10 +130,10 @@ def test_showing_answers_again_leaves_one_card_per_answer(qtbot, home):
 
 def test_no_mention_stepping_without_entities(qtbot, home):
     w = make_window(qtbot, fake_factory(missing={"ner"}))
-    open_document(qtbot, w, _doc(home))
+    open_document(qtbot, w, text_file(home))
     panel = w.entities_panel
     assert panel.notice.isVisible()
     assert not panel.prev_button.isVisible() and not panel.next_button.isVisible()
     w2 = make_window(qtbot, fake_factory())
-    open_document(qtbot, w2, _doc(home, name="again.txt"))
+    open_document(qtbot, w2, text_file(home, name="again.txt"))
     assert w2.entities_panel.prev_button.isVisible()

@@ -18,7 +18,7 @@ from app.palette import (
     entity_colour,
 )
 from app.theme import apply_theme
-from tests.app_support import SAMPLE_TEXT, fake_factory, make_window, open_document
+from tests.app_support import fake_factory, make_window, open_document, text_file
 
 MARKS = [ANSWER_COLOUR, ANSWER_CONTEXT_COLOUR, SUMMARY_COLOUR, FIND_COLOUR, FIND_CURRENT_COLOUR,
          *ENTITY_COLOURS.values(), entity_colour("WORK_OF_ART").name()]
@@ -43,8 +43,7 @@ def test_the_formula_matches_known_pairs():
 
 
 @pytest.fixture
-def themed(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
+def themed(qtbot, tmp_path, home):
     app = QApplication.instance()
     saved = (app.palette(), app.styleSheet(), app.style().name())
     yield lambda name: apply_theme(app, name)
@@ -57,8 +56,7 @@ def themed(qtbot, tmp_path, monkeypatch):
 def test_every_mark_keeps_the_text_readable(qtbot, tmp_path, themed, theme):
     themed(theme)
     w = make_window(qtbot, fake_factory())
-    path = tmp_path / "curie.txt"
-    path.write_text(SAMPLE_TEXT, encoding="utf-8")
+    path = text_file(tmp_path)
     view = open_document(qtbot, w, path).view
     text = view.palette().color(QPalette.ColorRole.Text)
     base = view.palette().color(QPalette.ColorRole.Base)
@@ -72,8 +70,7 @@ def test_every_mark_keeps_the_text_readable(qtbot, tmp_path, themed, theme):
 def test_the_painted_answer_in_the_dark_theme_is_readable(qtbot, tmp_path, themed):
     themed("dark")
     w = make_window(qtbot, fake_factory())
-    path = tmp_path / "curie.txt"
-    path.write_text(SAMPLE_TEXT, encoding="utf-8")
+    path = text_file(tmp_path)
     session = open_document(qtbot, w, path)
     w.show_panel(1)
     w.ask_panel.ask("Where was she born?")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from PySide6.QtGui import QKeySequence
 
 from app.main_window import readable_shortcut
@@ -16,23 +15,12 @@ from tests.app_support import (
     fake_factory,
     make_window,
     open_document,
+    text_file,
     wait_idle,
 )
 
 LONG_LINES = ("Albert reads every word of this long paragraph again and again. " * 40
               + "\n\n") * 4
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))
-    return tmp_path
-
-
-def _write(folder, name, text):
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _wraps(view) -> bool:
@@ -43,7 +31,7 @@ def _wraps(view) -> bool:
 def test_a_document_in_a_second_or_later_tab_wraps(qtbot, home):
     # Wide enough for the reading column to leave margins beside the text.
     w = make_window(qtbot, fake_factory(), size=(1700, 900))
-    sessions = [open_document(qtbot, w, _write(home, f"long{i}.txt", LONG_LINES))
+    sessions = [open_document(qtbot, w, text_file(home, LONG_LINES, f"long{i}.txt"))
                 for i in range(3)]
     qtbot.wait(20)
     for session in sessions:
@@ -65,21 +53,21 @@ def test_entities_csv_is_enabled_when_entities_arrive_without_switching_tabs(qtb
             return FakeNER({"Warsaw": "LOC"})(text)
 
     w = make_window(qtbot, fake_factory({"ner": Held()}))
-    w.open_path(_write(home, "curie.txt", SAMPLE_TEXT))
+    w.open_path(text_file(home, SAMPLE_TEXT, "curie.txt"))
     qtbot.waitUntil(lambda: w.current_session() is not None, timeout=10000)
     session = w.current_session()
-    assert session.entities is None
+    assert session.document_state.entities is None
     assert not w.actions["export_csv"].isEnabled()
     release.set()
     wait_idle(qtbot, w)
-    assert session.entities and w.current_session() is session
+    assert session.document_state.entities and w.current_session() is session
     assert w.actions["export_csv"].isEnabled()
 
 
 def test_a_long_status_message_does_not_widen_the_window(qtbot, home):
     w = make_window(qtbot, fake_factory({"sentiment": SlowPipeline(seconds=20, busy=False)}),
                     size=(1000, 700))
-    session = open_document(qtbot, w, _write(home, "a" * 200 + ".txt", SAMPLE_TEXT))
+    session = open_document(qtbot, w, text_file(home, SAMPLE_TEXT, "a" * 200 + ".txt"))
     w.sentiment_panel.run_task(session, lambda pipe, progress, cancel: pipe(
         session.document.text, progress=progress, cancel=cancel), lambda _r: None,
         title="Reading the tone of " + "a very long title " * 30)
@@ -97,7 +85,7 @@ def test_a_long_status_message_does_not_widen_the_window(qtbot, home):
 
 def test_analyse_cancel_is_enabled_only_while_something_runs(qtbot, home):
     w = make_window(qtbot, fake_factory({"sentiment": SlowPipeline(seconds=20, busy=False)}))
-    session = open_document(qtbot, w, _write(home, "curie.txt", SAMPLE_TEXT))
+    session = open_document(qtbot, w, text_file(home, SAMPLE_TEXT, "curie.txt"))
     cancel = w.actions["cancel_analysis"]
     assert not cancel.isEnabled()
     w.sentiment_panel.start(session)
@@ -142,7 +130,7 @@ def test_the_reading_column_margins_are_page_coloured(qtbot, home):
     from PySide6.QtGui import QPalette
 
     w = make_window(qtbot, fake_factory(), size=(1700, 900))
-    view = open_document(qtbot, w, _write(home, "long.txt", LONG_LINES)).view
+    view = open_document(qtbot, w, text_file(home, LONG_LINES, "long.txt")).view
     qtbot.wait(20)
     side = view.viewportMargins().left()
     assert side > 10
@@ -170,11 +158,11 @@ def _gaps(session) -> list[float]:
 
 def test_paragraphs_one_per_line_get_a_gap_and_others_keep_theirs(qtbot, home):
     w = make_window(qtbot, fake_factory())
-    s1 = open_document(qtbot, w, _write(home, "lines.txt", ONE_PER_LINE))
+    s1 = open_document(qtbot, w, text_file(home, ONE_PER_LINE, "lines.txt"))
     assert len(s1.document.paragraphs) == 3
     gaps = _gaps(s1)
     assert gaps[0] > 0 and gaps[1] > 0  # each ends at a single line break
-    s2 = open_document(qtbot, w, _write(home, "blank.txt", BLANK_LINES))
+    s2 = open_document(qtbot, w, text_file(home, BLANK_LINES, "blank.txt"))
     assert len(s2.document.paragraphs) == 2
     assert _gaps(s2) == [0, 0, 0]  # a blank line is the gap; a hand-wrapped line is no break
     for session in (s1, s2):

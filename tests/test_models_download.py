@@ -161,7 +161,7 @@ def test_catalog_model_gets_task_and_label_map(hub, checkpoints, tmp_path):
 
     assert model.id == "textattack/albert-base-v2-SST-2"
     assert model.task == "sentiment" and model.head == "sequence"
-    assert "pytorch_model.bin" in model.files
+    assert "model.safetensors" in model.files and "pytorch_model.bin" not in model.files
     config = json.loads((model.path / "config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "positive"}
     assert config["label2id"] == {"negative": 0, "positive": 1}

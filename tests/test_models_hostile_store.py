@@ -101,7 +101,7 @@ def test_replace_swaps_the_model(checkpoints, capsys):
                                 capsys)
     assert code == 0, err
     model = store.get_installed("local/qa")
-    assert "pytorch_model.bin" in model.files and not (model.path / "model.safetensors").exists()
+    assert "model.safetensors" in model.files and not (model.path / "pytorch_model.bin").exists()
     assert [m.id for m in store.list_installed()] == ["local/qa"]
     assert not list(paths.models_dir().glob(".tmp-*"))
 

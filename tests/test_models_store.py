@@ -98,7 +98,7 @@ def test_import_good_folder(checkpoints, head, task):
 
 def test_import_converts_and_runs_by_id(checkpoints):
     model = import_model(checkpoints("token", safe=False), "ner", model_id="local/ner")
-    assert "pytorch_model.bin" in model.files
+    assert "model.safetensors" in model.files and "pytorch_model.bin" not in model.files
     assert list(paths.graph_cache_dir().glob("albert-*-fp32.onnx"))
     loaded = engine.load_model("local/ner", device="cpu")  # resolved through the store
     reference = engine.load_model(checkpoints("token", safe=False), device="cpu")
@@ -141,8 +141,9 @@ def test_reimport_replaces(checkpoints):
     second = import_model(checkpoints("qa", safe=False), "qa", model_id="local/qa", convert=False,
                           replace=True)
     assert second.path == first.path
-    assert "pytorch_model.bin" in second.files and "model.safetensors" not in second.files
-    assert not (second.path / "model.safetensors").exists()
+    # A pickle checkpoint is installed as model.safetensors (tests/test_models_bin_once.py).
+    assert "pytorch_model.bin" not in second.files and "model.safetensors" in second.files
+    assert not (second.path / "pytorch_model.bin").exists()
     assert [m.id for m in store.list_installed()] == ["local/qa"]
 
 

@@ -7,6 +7,7 @@ and the torch module use them too); only the `albert.` prefix of head models is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,11 +67,14 @@ def check_weight_files(files: list[Path], config: AlbertConfig | None) -> int:
             total += Path(path).stat().st_size
         except OSError as exc:
             raise unreadable(path, exc) from exc
-        if total > budget + _FILE_SLACK * len(files):
+        # Container bytes per file, up to 64 MiB in all however many shards.
+        if total > budget + _FILE_SLACK * min(len(files), 4):
+            fill = (f"the {checkpoint_parameters(config):,} parameters of its config.json"
+                    if config is not None else "any ALBERT checkpoint's parameters")
             raise CorruptModelFileError(
                 f"{Path(path).name} is larger than a checkpoint of this config can be "
-                f"({total:,} bytes of weights where at most {budget:,} fit its parameters); "
-                "refusing to read it."
+                f"({total:,} bytes of weights, far more than {fill} fill: at most "
+                f"{budget:,}); refusing to read it."
             )
     return budget
 
@@ -97,14 +101,24 @@ def weight_files(model_dir) -> list[Path]:
     )
 
 
-def _sharded_files(model_dir: Path, index: Path) -> list[Path]:
-    data = read_json_object(index)  # bounded: size and nesting (json.loads recurses per level)
+def shard_names(index: Path) -> list[str]:
+    """The shard files a weight index names: plain file names only (no folders, no dot files),
+    read by the bounded JSON reader (size and nesting: json.loads recurses per level)."""
+    data = read_json_object(index)
     try:
         names = sorted(set(data["weight_map"].values()))
     except (KeyError, TypeError, AttributeError) as exc:
         raise CorruptModelFileError(f"{index} is not a valid weight index: {exc}") from exc
-    files = []
     for name in names:
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name) or \
+                name.startswith("."):
+            raise UnsafeModelFileError(f"{index} names an odd shard file: {name!r}")
+    return names
+
+
+def _sharded_files(model_dir: Path, index: Path) -> list[Path]:
+    files = []
+    for name in shard_names(index):
         path = (model_dir / name).resolve()
         # A shard name must not point outside the model folder.
         if path.parent != model_dir.resolve():

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from engine.albert.weights import shard_names
 from engine.errors import DownloadCancelled, DownloadError
 from engine.models import store
 from engine.models.catalog import canonical_task, catalog_entry
@@ -52,8 +53,9 @@ from engine.models.importer import (
     check_config,
     check_model_folder,
     convert_folder,
-    shard_names,
+    pickle_files,
     wanted_files,
+    write_safetensors,
 )
 from engine.runtime.graph_cache import file_digest
 from engine.sizes import format_size
@@ -812,6 +814,18 @@ class _Download:
                 moved = []
                 store.discard_partial_downloads(self.repo_id)
                 raise
+            if checked.pickled is not None:
+                # The check read the pickle; its tensors are installed as model.safetensors and
+                # the pickle goes back to staging (a failed install resumes from it, a finished
+                # one deletes it), so no later load reads a pickle.
+                old = pickle_files(tmp)
+                write_safetensors(tmp, checked.pickled)
+                try:
+                    for name in old:
+                        os.replace(tmp / name, staging / name)
+                        moved.remove(name)
+                except OSError as exc:
+                    raise self._os_error(exc, staging) from exc
             # Converted before it is installed, so a model whose graph cannot be built (a full
             # disk, too little memory) is never left installed; its files go back to staging and
             # the next call resumes without downloading them again. Once every file is here, a

@@ -10,15 +10,20 @@ Everything is checked on the source folder before a byte is copied into the stor
 within what ALBERT uses, the graph the conversion would build, the weights' size and shapes); the
 copy and the conversion then happen in a temporary folder, and only a model that converted is
 renamed into place. Any failure removes the temporary folder: nothing half-checked is installed.
+
+A pickle checkpoint (pytorch_model.bin, sharded or not) is installed as one model.safetensors
+holding the tensors the check read, under their checkpoint names: its pickle is read exactly once,
+and the store records (and the graph cache keys on) the safetensors file.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import re
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import paths
@@ -29,8 +34,10 @@ from engine.albert.weights import (
     TORCH_BIN,
     TORCH_BIN_INDEX,
     albert_weights,
+    check_weight_files,
     detect_head,
     read_state_dict,
+    shard_names,  # noqa: F401  (the shard index is read by engine.albert.weights; re-exported)
     weight_files,
 )
 from engine.errors import (
@@ -72,6 +79,9 @@ class CheckedModel:
     config: AlbertConfig
     head: str  # the head the checkpoint carries
     task: str
+    # The tensors, when the weights are pickles: written once as model.safetensors, so the
+    # installed model never has its pickle read again.
+    pickled: dict | None = field(default=None, repr=False, compare=False)
 
 
 def wanted_files(available: Iterable[str]) -> list[str]:
@@ -99,20 +109,6 @@ def wanted_files(available: Iterable[str]) -> list[str]:
     files += [n for n in OPTIONAL_FILES if n in names]
     files += sorted(n for n in names if POOLING_CONFIG.match(n))
     return files
-
-
-def shard_names(index_path: Path) -> list[str]:
-    """The shard files a weight index names (plain names inside the model folder only)."""
-    data = read_json_object(index_path)
-    try:
-        names = sorted(set(data["weight_map"].values()))
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise CorruptModelFileError(f"{index_path} is not a valid weight index: {exc}") from exc
-    for name in names:
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name) or \
-                name.startswith("."):
-            raise UnsafeModelFileError(f"{index_path} names an odd shard file: {name!r}")
-    return names
 
 
 def check_no_code(raw: dict, source: str) -> None:
@@ -174,9 +170,10 @@ def check_model_folder(folder, task: str | None = None) -> CheckedModel:
     config, task = check_config(folder, task)  # sizes and the conversion's cost are bounded here
     _check_readable(folder, _files_to_copy(folder))
     _check_tokenizer(folder / SPIECE, config)
-    _check_weight_bytes(folder, config)
+    weights = weight_files(folder)
+    check_weight_files(weights, config)  # far too large for the config: refused unread
     try:
-        tensors = read_state_dict(folder)  # pickles go through the restricted unpickler
+        tensors = read_state_dict(folder, config)  # pickles go through the restricted unpickler
     except MemoryError as exc:
         raise ModelError(f"Not enough memory to read the weights of {folder}.") from exc
     head = detect_head(config, tensors)
@@ -187,7 +184,8 @@ def check_model_folder(folder, task: str | None = None) -> CheckedModel:
         raise UnsupportedModelError(
             f"{folder} holds a regression head (one output); a {task} model needs labels.")
     albert_weights(config, tensors, head)  # every tensor present with the config's shapes
-    return CheckedModel(folder=folder, config=config, head=head, task=task)
+    pickled = None if weights[0].suffix == ".safetensors" else dict(tensors)
+    return CheckedModel(folder=folder, config=config, head=head, task=task, pickled=pickled)
 
 
 def _check_readable(folder: Path, names: list[str]) -> None:
@@ -200,24 +198,6 @@ def _check_readable(folder: Path, names: list[str]) -> None:
         except OSError as exc:
             reason = (exc.strerror or type(exc).__name__).lower()
             raise ModelFileUnreadableError(f"cannot read {path}: {reason}.") from exc
-
-
-def _check_weight_bytes(folder: Path, config: AlbertConfig) -> None:
-    """Weight files far larger than the config's network are refused before they are read.
-
-    At most eight bytes a parameter (float64) for the network plus a masked-LM head, with room
-    for the containers' own bytes; smaller files are read (cheap) and their shapes checked.
-    """
-    files = weight_files(folder)
-    total = sum(p.stat().st_size for p in files)
-    params = config.parameter_count()
-    E, H, V = config.embedding_size, config.hidden_size, config.vocab_size
-    most = 8 * (params + V * E + V + E * H + 4 * E + 2 * H) + (64 << 20)
-    if total > most:
-        raise CorruptModelFileError(
-            f"{files[0] if len(files) == 1 else 'The weights in ' + str(folder)} holds "
-            f"{format_size(total)}, far more than the {params:,} parameters of its "
-            "config.json need: the weights do not belong to this config.")
 
 
 def detect_task(model_dir) -> str | None:
@@ -298,7 +278,10 @@ def import_model(folder, task: str | None = None, model_id: str | None = None,
             raise ModelExistsError(store.already_installed_message(existing), existing.id)
     checked = check_model_folder(folder, task)
     files = _files_to_copy(folder)
+    if checked.pickled is not None:  # installed as model.safetensors instead
+        files = [n for n in files if n not in pickle_files(folder)]
     total = sum((folder / n).stat().st_size for n in files)
+    total += sum(v.nbytes for v in (checked.pickled or {}).values())
     root = store.ensure_store()
     free = shutil.disk_usage(root).free
     if total > free:
@@ -314,6 +297,8 @@ def import_model(folder, task: str | None = None, model_id: str | None = None,
             if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
                 raise ModelError(_no_space_message(root, total, None)) from exc
             raise StoreError(paths.unusable_message(root, exc)) from exc
+        if checked.pickled is not None:
+            write_safetensors(tmp, checked.pickled)
         entry = catalog_entry(model_id)
         label_map = entry.label_map if entry is not None else {}
         original = store.apply_label_map(tmp, label_map)
@@ -329,6 +314,44 @@ def import_model(folder, task: str | None = None, model_id: str | None = None,
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return model
+
+
+def pickle_files(folder: Path) -> list[str]:
+    """The names of a folder's pickled weights (pytorch_model.bin, or its index and shards)."""
+    folder = Path(folder)
+    if (folder / SAFETENSORS).is_file() or (folder / SAFETENSORS_INDEX).is_file():
+        return []
+    names = [TORCH_BIN_INDEX] if (folder / TORCH_BIN_INDEX).is_file() else []
+    return names + [p.name for p in weight_files(folder)]
+
+
+def write_safetensors(folder: Path, tensors: dict) -> Path:
+    """`folder/model.safetensors` holding `tensors` under their checkpoint names, written to a
+    temporary file that is renamed into place (a failure leaves no half-written weights)."""
+    from safetensors.numpy import save_file
+
+    target = Path(folder) / SAFETENSORS
+    part = target.with_name(f".{SAFETENSORS}.part")
+    needed = sum(v.nbytes for v in tensors.values())
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ModelError(_no_space_message(Path(folder), needed, free))
+    try:
+        # "pt": what transformers asks of a safetensors file it loads.
+        save_file(tensors, str(part), metadata={"format": "pt"})
+        with open(part, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(part, target)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            raise ModelError(_no_space_message(Path(folder), needed, None)) from exc
+        raise StoreError(paths.unusable_message(Path(folder), exc)) from exc
+    except Exception as exc:  # safetensors reports its write errors as SafetensorError
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"{target} cannot be written ({detail}).") from exc
+    finally:
+        part.unlink(missing_ok=True)
+    return target
 
 
 def convert_folder(folder: Path, task: str, head: str) -> Path:

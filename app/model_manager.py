@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.layout import column, row
 from app.settings import MODEL_KIND_ORDER, TASK_ORDER, model_kind_name, task_name
 from app.text_format import as_rich_text
 from app.workers import Job, JobManager
@@ -201,29 +201,11 @@ class ModelManager(QDialog):
         close.setAccessibleName("Close the model manager")
         close.clicked.connect(self.accept)
 
-        actions = QHBoxLayout()
-        actions.addWidget(self.download_button)
-        actions.addWidget(self.remove_button)
-        actions.addWidget(self.use_button)
-        actions.addStretch(1)
-        actions.addWidget(self.import_button)
-        progress_row = QHBoxLayout()
-        progress_row.addWidget(self.progress_label, 1)
-        progress_row.addWidget(self.progress, 1)
-        progress_row.addWidget(self.cancel_button)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.pack_button)
-        bottom.addStretch(1)
-        bottom.addWidget(close)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(self.store_label)
-        layout.addWidget(self.tree, 1)
-        layout.addWidget(self.details)
-        layout.addLayout(actions)
-        layout.addLayout(progress_row)
-        layout.addWidget(choose)
-        layout.addLayout(bottom)
+        column(self, intro, self.store_label, (self.tree, 1), self.details,
+               row(self.download_button, self.remove_button, self.use_button, 1,
+                   self.import_button),
+               row((self.progress_label, 1), (self.progress, 1), self.cancel_button),
+               choose, row(self.pack_button, 1, close))
         self.refresh()
 
     # --- listing ---------------------------------------------------------------------------------

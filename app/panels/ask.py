@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.document_state import RUNNING, QuestionResult, answer_context
 from app.document_view import Highlight
+from app.layout import column, row
 from app.palette import ANSWER_COLOUR, ANSWER_CONTEXT_COLOUR, MENTION_COLOUR
 from app.panels.base import TaskPanel
 from app.session import DocumentSession
@@ -119,16 +119,8 @@ class AskPanel(TaskPanel):
         self.history.itemActivated.connect(self._show_history_item)
         self.history.itemClicked.connect(self._show_history_item)
 
-        row = QHBoxLayout()
-        row.addWidget(self.question_box, 1)
-        row.addWidget(self.ask_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(row)
-        layout.addWidget(self.notice)
-        layout.addWidget(self.heading)
-        layout.addWidget(scroll, 1)
-        layout.addWidget(self.history_label)
-        layout.addWidget(self.history)
+        column(self, row((self.question_box, 1), self.ask_button), self.notice, self.heading,
+               (scroll, 1), self.history_label, self.history)
         self._load_history()
         self.refresh()
 

@@ -15,20 +15,19 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QGridLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QToolButton,
     QTreeView,
-    QVBoxLayout,
     QWidget,
 )
 
 from app.context import AppContext
 from app.document_state import DONE, RUNNING, EntityGroup, group_entities
 from app.document_view import Highlight
+from app.layout import column, row
 from app.palette import MENTION_COLOUR, entity_colour, entity_type_name
 from app.panels.base import TaskPanel
 from app.session import DocumentSession
@@ -139,10 +138,10 @@ class EntityGroupsModel(QAbstractTableModel):
         return self.groups[self._rows[row]]
 
     def row_of(self, text: str, kind: str | None = None) -> int | None:
-        for row, i in enumerate(self._rows):
+        for shown, i in enumerate(self._rows):
             k, t, _ = self.groups[i]
             if t == text and (kind is None or k == kind):
-                return row
+                return shown
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
@@ -246,22 +245,11 @@ class EntitiesPanel(TaskPanel):
         self.mention_label.setAccessibleName("Current mention")
         self.mention_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
-        top = QHBoxLayout()
-        top.addWidget(self.summary_label, 1)
-        top.addWidget(self.rerun_button)
-        nav = QHBoxLayout()
-        nav.addWidget(self.prev_button)
-        nav.addWidget(self.mention_label, 1)
-        nav.addWidget(self.next_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.notice)
-        layout.addWidget(self.filter)
-        layout.addWidget(self.tree, 1)
-        layout.addLayout(nav)
-        # Takes the room of the list while there is none, so the rest stays at the top.
-        layout.addStretch(0)
+        layout = column(self, row((self.summary_label, 1), self.rerun_button), self.legend,
+                        self.notice, self.filter, (self.tree, 1),
+                        row(self.prev_button, (self.mention_label, 1), self.next_button),
+                        # The room of the list while there is none: the rest stays at the top.
+                        0)
         self._layout = layout
         self._current_key: tuple[str, str] | None = None
         self._filled_for: object = ()

@@ -10,18 +10,17 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
     QToolTip,
-    QVBoxLayout,
     QWidget,
 )
 
 from app.context import AppContext
 from app.document_state import RUNNING
 from app.document_view import Highlight
+from app.layout import column, row
 from app.palette import MENTION_COLOUR, NEGATIVE_COLOUR, POSITIVE_COLOUR, sentiment_tint
 from app.panels.base import TaskPanel
 from app.session import DocumentSession
@@ -232,16 +231,8 @@ class SentimentPanel(TaskPanel):
         self.sentence_label.setTextFormat(Qt.TextFormat.PlainText)
         self.sentence_label.setAccessibleName("Chosen sentence")
 
-        top = QHBoxLayout()
-        top.addWidget(self.label, 1)
-        top.addWidget(self.run_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.scores)
-        layout.addWidget(self.notice)
-        layout.addWidget(self.chart, 1)
-        layout.addWidget(self.tint_box)
-        layout.addWidget(self.sentence_label)
+        column(self, row((self.label, 1), self.run_button), self.scores, self.notice,
+               (self.chart, 1), self.tint_box, self.sentence_label)
         self.refresh()
 
     def start(self, session: DocumentSession) -> None:

@@ -9,19 +9,18 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from app.context import AppContext
 from app.document_state import RUNNING
 from app.document_view import Highlight
+from app.layout import column, row
 from app.palette import MENTION_COLOUR, SUMMARY_COLOUR
 from app.panels.base import TaskPanel
 from app.session import DocumentSession
@@ -87,21 +86,8 @@ class SummaryPanel(TaskPanel):
         self.list.itemActivated.connect(self._jump)
         self.list.itemClicked.connect(self._jump)
 
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Length:", self))
-        row.addWidget(self.amount)
-        row.addWidget(self.unit)
-        row.addStretch(1)
-        row.addWidget(self.run_button)
-        tools = QHBoxLayout()
-        tools.addWidget(self.info, 1)
-        tools.addWidget(self.mark_box)
-        tools.addWidget(self.copy_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(row)
-        layout.addWidget(self.notice)
-        layout.addLayout(tools)
-        layout.addWidget(self.list, 1)
+        column(self, row(QLabel("Length:", self), self.amount, self.unit, 1, self.run_button),
+               self.notice, row((self.info, 1), self.mark_box, self.copy_button), (self.list, 1))
         self.refresh()
 
     # --- length ----------------------------------------------------------------------------------

@@ -806,3 +806,14 @@ def test_rezipped_archive_over_16_mib_loads(tmp_path):
         fh.seek(-22, os.SEEK_END)
         assert fh.read(4) == b"PK\x05\x06"  # no zip64 records before it
     np.testing.assert_array_equal(load_torch_checkpoint(path)["w"], np.arange(6_000_000, dtype="f4"))
+
+
+def test_a_broadcast_view_cannot_outgrow_the_budget(tmp_path):
+    # Stride 0 keeps every element inside a one-float storage, yet the array would be 4 TB.
+    huge = tensor_v2(numel=1, size=(2**20, 2**20), stride=(0, 0))
+    path = torch_zip(tmp_path / "pytorch_model.bin", dumps({"w": huge}), {"0": FOUR_FLOATS[:4]})
+    with pytest.raises(CorruptModelFileError, match="would take more than 1000000 bytes"):
+        load_torch_checkpoint(path, max_bytes=1_000_000)
+    small = tensor_v2(numel=1, size=(2, 3), stride=(0, 0))  # a real expand() is still read
+    path = torch_zip(tmp_path / "ok.bin", dumps({"w": small}), {"0": FOUR_FLOATS[4:8]})
+    np.testing.assert_array_equal(load_torch_checkpoint(path)["w"], np.ones((2, 3), "f4"))

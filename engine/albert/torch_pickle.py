@@ -210,8 +210,9 @@ class _Unpickler(pickle._Unpickler):
         for op in ("INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4")}}
 
 
-def _tensors(obj) -> list[tuple[str, _Tensor]]:
-    """(name, tensor) pairs of a state dict; nested dicts give dotted names, other values drop."""
+def _tensors(obj, max_bytes: int) -> list[tuple[str, _Tensor]]:
+    """(name, tensor) pairs of a state dict; nested dicts give dotted names, other values drop.
+    What they take once built is capped too: stride-0 views can span far more than a storage."""
     if not isinstance(obj, dict):
         raise _Bad(f"the pickle holds a {type(obj).__name__}, not a dictionary of tensors")
     out, seen = [], set()
@@ -233,6 +234,9 @@ def _tensors(obj) -> list[tuple[str, _Tensor]]:
         raise _Bad("it holds no tensors")
     if len({name for name, _ in out}) != len(out):
         raise _Bad("two tensors have the same name")
+    if sum(math.prod(t.size) * (4 if t.storage.dtype.name == "bfloat16" else
+                                np.dtype(t.storage.dtype.code).itemsize) for _, t in out) > max_bytes:
+        raise _Bad(f"its tensors would take more than {max_bytes} bytes")
     return out
 
 
@@ -309,7 +313,7 @@ def _load_zip(path: Path, name: str, max_bytes: int) -> dict[str, np.ndarray]:
         if data.file_size > _MAX_PICKLE_BYTES:
             raise _Bad(f"its data.pkl is {data.file_size:,} bytes, far too large")
         data = _read_member(zf, data, data.file_size, "data.pkl")
-        pairs = _tensors(_Unpickler(io.BytesIO(data), name, max_bytes).load())
+        pairs = _tensors(_Unpickler(io.BytesIO(data), name, max_bytes).load(), max_bytes)
         order = "<"  # no byteorder record: torch < 1.12, little-endian
         if (record := infos.get(prefix + "byteorder")) is not None:
             mark = _read_member(zf, record, min(record.file_size, 16), "byteorder")
@@ -340,7 +344,7 @@ def _load_legacy(path: Path, name: str, max_bytes: int) -> dict[str, np.ndarray]
         info = unpickler.load()
         if not isinstance(info, dict) or info.get("little_endian", True) is not True:
             raise _unsupported(name, "a big-endian legacy checkpoint")
-        pairs = _tensors(unpickler.load())
+        pairs = _tensors(unpickler.load(), max_bytes)
         keys = unpickler.load()
         if type(keys) is not list or not all(type(k) is str for k in keys) \
                 or sorted(keys) != sorted(unpickler.storages):

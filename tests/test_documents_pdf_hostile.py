@@ -24,12 +24,12 @@ import pytest
 from engine.documents import _sandbox, load_document, pdf
 from engine.documents._context import LoadContext, LoadOptions
 from engine.documents._files import inspect_file
+from engine.documents.document import TextBuilder
 from engine.documents.errors import (
     ArchiveBombError,
     CorruptDocumentError,
     FileTooLargeError,
 )
-from engine.documents.document import TextBuilder
 from engine.errors import Cancelled
 from tests.document_factory import pdf_file_bytes
 

@@ -15,6 +15,15 @@ from typing import Any
 from engine.documents import sniff as _sniff
 from engine.documents._context import LoadContext, LoadOptions
 from engine.documents._files import FileInfo, inspect_file, read_bytes
+from engine.documents.document import (
+    PLAIN,
+    Document,
+    ParagraphKind,
+    RangeList,
+    TextBuilder,
+    TextLimitReached,
+    TextRange,
+)
 from engine.documents.errors import (
     ArchiveBombError,
     CorruptDocumentError,
@@ -25,15 +34,6 @@ from engine.documents.errors import (
     FileUnreadableError,
     NoTextLayerError,
     UnsupportedFormatError,
-)
-from engine.documents.document import (
-    PLAIN,
-    Document,
-    ParagraphKind,
-    RangeList,
-    TextBuilder,
-    TextLimitReached,
-    TextRange,
 )
 from engine.documents.text import codec_name, decode_text
 from engine.sizes import format_size

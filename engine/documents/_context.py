@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from engine.documents._files import FileInfo, read_bytes
-from engine.documents.errors import FileTooLargeError
 from engine.documents.document import TextBuilder
+from engine.documents.errors import FileTooLargeError
 from engine.sizes import format_size
 
 MB = 1024 * 1024

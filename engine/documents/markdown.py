@@ -28,8 +28,8 @@ import time
 from array import array
 from functools import lru_cache
 
-from engine.documents.html import extract_html
 from engine.documents.document import PLAIN, ParagraphKind
+from engine.documents.html import extract_html
 from engine.documents.text import (
     paragraph_runs,
     plain_text_ranges,

@@ -31,6 +31,7 @@ from itertools import pairwise
 from statistics import median
 
 from engine.documents._sandbox import ChildFailed, Limits, Sandbox
+from engine.documents.document import TextLimitReached
 from engine.documents.errors import (
     ArchiveBombError,
     CorruptDocumentError,
@@ -40,7 +41,6 @@ from engine.documents.errors import (
     FileUnreadableError,
     NoTextLayerError,
 )
-from engine.documents.document import TextLimitReached
 from engine.sizes import format_size
 
 _LINE = re.compile(r"[^\r\n]+")

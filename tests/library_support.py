@@ -1,0 +1,88 @@
+"""A corpus of real files for the Library tests, with facts placed in known documents."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.document_factory import make_docx, make_image_pdf, make_pdf
+
+REPO = Path(__file__).resolve().parents[1]
+
+FILLER = ("Committees met on Tuesdays to review the quarterly figures and the minutes were "
+          "filed in the archive as usual.")
+
+# word -> (file relative to the corpus, page or None)
+FACTS = {
+    "zebracorn": ("notes/alpha.txt", None),
+    "quokkafest": ("notes/deep/beta.md", None),
+    "marmotville": ("web/report.html", None),
+    "capybara": ("paper.pdf", 2),
+}
+
+
+def filler(n: int) -> str:
+    return " ".join([FILLER] * n)
+
+
+def make_corpus(root: Path, *, pdf: bool = True, office: bool = True) -> Path:
+    """Nested folders, every format, broken and empty files, a scan; returns `root`."""
+    (root / "notes" / "deep").mkdir(parents=True)
+    (root / "web").mkdir()
+    (root / "notes" / "alpha.txt").write_text(
+        f"{filler(2)}\n\nThe zebracorn treaty was signed in Oslo in 1907.\n\n{filler(1)}\n",
+        encoding="utf-8")
+    (root / "notes" / "deep" / "beta.md").write_text(
+        f"# Festivals\n\n{filler(1)}\n\nThe quokkafest takes place every June in Perth.\n\n"
+        "The AᏞBERT engine reads documents written with look-alike letters.\n",
+        encoding="utf-8")
+    (root / "web" / "report.html").write_text(
+        "<html><head><title>Town report</title></head><body><h1>Town report</h1>"
+        f"<p>{filler(1)}</p><p>The mayor of marmotville is Ada Brook.</p>"
+        "<script>var zebracorn = 1;</script></body></html>", encoding="utf-8")
+    (root / "notes" / "empty.txt").write_bytes(b"")
+    (root / "notes" / ".hidden.txt").write_text("zebracorn hidden", encoding="utf-8")
+    (root / "notes" / "draft.txt~").write_text("zebracorn backup", encoding="utf-8")
+    (root / "notes" / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (root / ".git").mkdir()
+    (root / ".git" / "x.txt").write_text("zebracorn in a hidden folder", encoding="utf-8")
+    if office:
+        make_docx(root / "notes" / "quarter.docx")
+        (root / "notes" / "broken.docx").write_bytes(b"PK\x03\x04 this is not a zip at all")
+    if pdf:
+        make_pdf(root / "paper.pdf", [
+            [filler(1), "Page one talks about budgets only."],
+            [filler(1), "The capybara census counted 4200 animals."],
+        ], header=None)
+        make_image_pdf(root / "scan.pdf", pages=1)
+    return root
+
+
+def dump(lib) -> dict:
+    """Everything stage 1 stored, without ids or times: two libraries of the same files compare
+    equal."""
+    db = lib.store._db
+    docs = sorted(db.execute("SELECT path, size, sha256, status, error, title, pages FROM "
+                             "documents").fetchall())
+    passages = sorted(db.execute(
+        'SELECT d.path, p.seq, p.start, p."end", p.page, p.text, f.folded FROM passages p '
+        "JOIN documents d ON d.id = p.document_id JOIN passage_fts f ON f.rowid = p.id"
+    ).fetchall())
+    orphans = db.execute("SELECT COUNT(*) FROM passage_fts WHERE rowid NOT IN "
+                         "(SELECT id FROM passages)").fetchone()[0]
+    return {"documents": docs, "passages": passages, "fts_orphans": orphans}
+
+
+def run_python(code: str, env_home: Path, timeout: float = 60, wait: bool = True):
+    """Run `code` in a fresh interpreter with the repository importable and our home."""
+    env = dict(os.environ, ALBERT_LENS_HOME=str(env_home), PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                            cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    if not wait:
+        return proc
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err

@@ -77,6 +77,14 @@ def fold_lookalikes(text: str):
     return _fold(text)
 
 
+def open_library(name_or_path=None, device: str = "auto"):
+    """Open (or create) a Library: a name (`<data dir>/libraries/<name>.sqlite3`, "default"
+    when None) or a path ending in .sqlite3. See engine.library."""
+    from engine.library import open_library as _open
+
+    return _open(name_or_path, device=device)
+
+
 def choose_device(device: str = "auto"):
     """The device the engine would run on for `device`, and why (no model is loaded)."""
     from engine.runtime.providers import choose_provider
@@ -94,6 +102,7 @@ __all__ = [
     "load_document",
     "load_model",
     "load_tokenizer",
+    "open_library",
     "pipeline",
     "split_sentences",
 ]

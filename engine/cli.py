@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.models.cli import add_models_parser  # the store and catalog: only for commands
 
     add_models_parser(subparsers)
+    from engine.library.cli import add_library_parser
+
+    add_library_parser(subparsers)
     return parser
 
 
@@ -81,7 +84,7 @@ def _app_parser() -> argparse.ArgumentParser:
 
 
 def commands() -> set[str]:
-    return {"analyze", "models"}
+    return {"analyze", "models", "library"}
 
 
 def add_analyze_parser(subparsers) -> argparse.ArgumentParser:

@@ -75,3 +75,12 @@ class ModelExistsError(ModelError):
 
 class StoreError(ModelError):
     """The local model store cannot be used: not writable, not a folder, or busy for too long."""
+
+
+# --- the Library (issue 16) ------------------------------------------------------------------------
+class LibraryError(AlbertLensError):
+    """A library cannot be opened or used: a bad name or path, a damaged or newer database."""
+
+
+class LibraryBusyError(LibraryError):
+    """Another process is updating the same library."""

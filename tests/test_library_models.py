@@ -221,3 +221,37 @@ def test_ask_without_a_qa_model_is_a_typed_error(lib, monkeypatch):
     monkeypatch.setattr(store, "default_model", none)
     with pytest.raises(ModelNotFoundError):
         lib.ask("Who is the mayor?")
+
+
+def test_stages_run_on_request_and_pending_estimates_the_rest(lib):
+    report = lib.update(stages=("passages",))
+    assert report.embedded == report.entities == 0 and lib.status().passages > 0
+    pending = {p.stage: p for p in lib.pending()}
+    passages = lib.status().passages
+    assert pending["embeddings"].documents == 4 and pending["embeddings"].passages == passages
+    assert pending["embeddings"].model == model_key(store.get_installed("local/emb"))
+    assert pending["embeddings"].seconds is None  # this model has not run here yet
+    lib.update(stages=("embeddings",))
+    assert lib.status().indexed == {"passages": 4, "embeddings": 4, "entities": 0}
+    pending = {p.stage: p for p in lib.pending()}
+    assert pending["embeddings"].documents == 0 and pending["entities"].documents == 4
+    with pytest.raises(ValueError, match="unknown stage"):
+        lib.update(stages=("ocr",))
+
+
+def test_folder_status_and_stored_entities(lib, corpus):
+    lib.update()
+    (folder,) = lib.folder_status()
+    assert (folder.path, folder.documents, folder.indexed, folder.failed) == \
+        (str(corpus), 6, 4, 2)
+    path = corpus / "notes" / "alpha.txt"
+    ner = engine.pipeline("ner", model="local/ner", device="cpu")
+    document = engine.load_document(path)
+    expected = sorted((e.label, e.type, e.start + p.start, e.end + p.start, e.text)
+                      for p in lib.store.passages_of(lib.store.document_by_path(str(path)).id)
+                      for e in ner(document.text[p.start:p.end]))
+    stored = lib.stored_entities(path)
+    assert sorted((e.label, e.type, e.start, e.end, e.text) for e in stored) == expected
+    assert all(document.text[e.start:e.end] == e.text for e in stored)
+    assert lib.stored_entities(corpus / "scan.pdf") is None
+    assert lib.stored_entities(corpus / "nowhere.txt") is None

@@ -11,8 +11,10 @@ from engine.library.indexer import UpdateProgress, UpdateReport
 from engine.library.library import (
     DocumentInfo,
     EntityInfo,
+    FolderInfo,
     Library,
     LibraryStatus,
+    PendingStage,
     library_path,
     open_library,
 )
@@ -21,10 +23,12 @@ from engine.library.search import Hit, LibraryAnswer
 __all__ = [
     "DocumentInfo",
     "EntityInfo",
+    "FolderInfo",
     "Hit",
     "Library",
     "LibraryAnswer",
     "LibraryStatus",
+    "PendingStage",
     "UpdateProgress",
     "UpdateReport",
     "library_path",

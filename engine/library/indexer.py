@@ -114,7 +114,12 @@ class Indexer:
     """One update of one library's store. `device` is where the models run."""
 
     def __init__(self, store: Store, device: str = "auto", progress: ProgressFn = None,
-                 cancel: CancelFn = None):
+                 cancel: CancelFn = None, stages: tuple[str, ...] = STAGES):
+        unknown = set(stages) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown stage {min(unknown)!r}: the stages are "
+                             f"{', '.join(STAGES)}")
+        self.stages = tuple(stages)
         self.store = store
         self.device = device
         self.progress = progress
@@ -124,9 +129,12 @@ class Indexer:
     def run(self) -> UpdateReport:
         t0 = time.perf_counter()
         try:
-            self._passages()
-            self._embeddings()
-            self._entities()
+            if "passages" in self.stages:
+                self._passages()
+            if "embeddings" in self.stages:
+                self._embeddings()
+            if "entities" in self.stages:
+                self._entities()
         except Cancelled:
             self.report.cancelled = True
         self.report.seconds = round(time.perf_counter() - t0, 3)
@@ -141,8 +149,15 @@ class Indexer:
         if self.cancel is not None and self.cancel():
             raise Cancelled("The update was cancelled.")
 
-    def _note(self, stage: str, model: str | None, skipped: str | None) -> None:
-        self.store.set_meta(f"stage:{stage}", json.dumps({"model": model, "skipped": skipped}))
+    def _note(self, stage: str, model: str | None, skipped: str | None,
+              rate: float | None = None) -> None:
+        """Keep what a stage last did: its model, why it was skipped, and its speed in
+        passages a second (kept from an earlier run when this one measured none)."""
+        note = read_note(self.store, stage)
+        note.update(model=model, skipped=skipped)
+        if rate is not None and model is not None:
+            note.setdefault("rates", {})[model] = rate
+        self.store.set_meta(f"stage:{stage}", json.dumps(note))
         if skipped:
             self.report.skipped[stage] = skipped
 
@@ -231,6 +246,7 @@ class Indexer:
             return
         group: list[tuple[DocumentRow, list[int], list[str]]] = []
         size = 0
+        t0, passages = time.perf_counter(), 0
         for done, doc in enumerate(todo):
             self._check()
             self._tell("embeddings", done, len(todo), doc.path)
@@ -238,11 +254,13 @@ class Indexer:
             folded = self.store.folded_of(ids)
             group.append((doc, ids, [folded[i] for i in ids]))
             size += len(ids)
+            passages += len(ids)
             if size >= EMBED_GROUP:
                 self._embed_group(encoder, key, group)
                 group, size = [], 0
         if group:
             self._embed_group(encoder, key, group)
+        self._note("embeddings", key, None, _rate(passages, time.perf_counter() - t0))
         self._tell("embeddings", len(todo), len(todo))
 
     def _embed_group(self, encoder, key: str, group) -> None:
@@ -271,15 +289,34 @@ class Indexer:
         except (ModelError, ValueError) as exc:
             self._note("entities", key, f"the model {installed.id} cannot be used: {exc}")
             return
+        t0, passages = time.perf_counter(), 0
         for done, doc in enumerate(todo):
             self._check()
             self._tell("entities", done, len(todo), doc.path)
             found: list[NewEntity] = []
-            for passage in self.store.passages_of(doc.id):
+            rows = self.store.passages_of(doc.id)
+            passages += len(rows)
+            for passage in rows:
                 for e in ner(passage.text, cancel=self.cancel):
                     found.append(NewEntity(
                         passage.id, e.label, e.type, passage.start + e.start,
                         passage.start + e.end, e.text, entity_key(e.text), float(e.score)))
             self.store.put_entities(doc.id, key, found)
             self.report.entities += 1
+        self._note("entities", key, None, _rate(passages, time.perf_counter() - t0))
         self._tell("entities", len(todo), len(todo))
+
+
+def _rate(passages: int, seconds: float) -> float | None:
+    # Too little work says nothing about the speed (model loading and start-up dominate).
+    return round(passages / seconds, 3) if passages >= 8 and seconds > 0 else None
+
+
+def read_note(store: Store, stage: str) -> dict:
+    """What the last update noted about a stage ({} when nothing)."""
+    raw = store.get_meta(f"stage:{stage}")
+    try:
+        note = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return note if isinstance(note, dict) else {}

@@ -14,7 +14,6 @@ Library view and `albert-lens library` call these methods.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from engine.library.indexer import (
     UpdateReport,
     entity_key,
     model_key,
+    read_note,
 )
 from engine.library.search import Hit, LibraryAnswer, Searcher
 from engine.library.storage import Store
@@ -69,6 +69,32 @@ class DocumentInfo:
     passages: int
     stages: dict[str, str | None] = field(default_factory=dict)
     mentions: int = 0
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    """A folder of the library with its documents' counts."""
+
+    path: str
+    recursive: bool
+    documents: int
+    indexed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class PendingStage:
+    """What the next update of one model stage would do with the installed default model:
+    `model` its key (None with `reason` when none is installed), `documents` and `passages`
+    still to do, and `seconds`, an estimate from the speed this model ran at before (None
+    until it has run on at least a few passages). The app asks before a long re-run."""
+
+    stage: str
+    model: str | None
+    documents: int
+    passages: int
+    seconds: float | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,17 +196,53 @@ class Library:
         return self._store.delete_documents(gone)
 
     def folders(self) -> list[str]:
+        """The folders added, sorted."""
         return [f for f, _ in self._store.folders()]
+
+    def folder_status(self) -> list[FolderInfo]:
+        """Each folder with how many of its documents are indexed or failed."""
+        rows = self._store.documents()
+        out = []
+        for folder, recursive in self._store.folders():
+            mine = [d for d in rows if scan.under(d.path, folder, recursive)]
+            out.append(FolderInfo(folder, recursive, len(mine),
+                                  sum(d.status == "indexed" for d in mine),
+                                  sum(d.status == "failed" for d in mine)))
+        return out
+
+    def pending(self) -> list[PendingStage]:
+        """What the model stages of the next update would do, with a time estimate."""
+        from engine.errors import ModelError
+        from engine.models.store import default_model
+
+        counts = self._store.passage_counts()
+        out = []
+        for stage, task, column in (("embeddings", "summarization", "embed_model"),
+                                    ("entities", "ner", "ner_model")):
+            try:
+                key = model_key(default_model(task))
+            except ModelError as exc:
+                out.append(PendingStage(stage, None, 0, 0, None, " ".join(str(exc).split())))
+                continue
+            todo = [d for d in self._store.documents()
+                    if d.status == "indexed" and getattr(d, column) != key]
+            passages = sum(counts.get(d.id, 0) for d in todo)
+            rate = read_note(self._store, stage).get("rates", {}).get(key)
+            seconds = round(passages / rate, 1) if rate else None
+            out.append(PendingStage(stage, key, len(todo), passages, seconds))
+        return out
 
     # --- indexing --------------------------------------------------------------------------------
     def update(self, progress: ProgressFn = None, cancel: CancelFn = None,
-               wait: float = 0) -> UpdateReport:
+               wait: float = 0, stages: tuple[str, ...] = STAGES) -> UpdateReport:
         """Bring the index up to date (see `engine.library.indexer`).
 
         `progress(UpdateProgress)` is called as documents go by; `cancel()` returning True
         stops at the next document (the report says `cancelled`; what was done stays). Another
         process updating this library: `LibraryBusyError` at once, or after waiting `wait`
-        seconds (-1: as long as it takes)."""
+        seconds (-1: as long as it takes). `stages` runs only some of "passages",
+        "embeddings", "entities" (e.g. passages only, until the user agrees to a long
+        re-run that `pending()` estimates)."""
         from filelock import FileLock, Timeout
 
         lock = FileLock(str(self.path) + ".lock")
@@ -193,7 +255,7 @@ class Library:
         except OSError as exc:
             raise LibraryError(f"The library {self.path} cannot be locked: {exc}.") from exc
         try:
-            return Indexer(self._store, self.device, progress, cancel).run()
+            return Indexer(self._store, self.device, progress, cancel, stages).run()
         finally:
             lock.release()
 
@@ -260,6 +322,27 @@ class Library:
                 counts.get(row.id, 0) if counts else 0))
         return out
 
+    def stored_entities(self, path: str | os.PathLike):
+        """The entities stored for a document (engine `Entity` results, offsets into its
+        text), when the file is unchanged since it was indexed and they came from the current
+        default NER model; else None (run the pipeline instead)."""
+        from engine.errors import ModelError
+        from engine.models.store import default_model
+        from engine.tasks.results import Entity
+
+        row = self._store.document_by_path(os.path.abspath(os.fspath(path)))
+        if row is None or row.status != "indexed" or row.ner_model is None:
+            return None
+        try:
+            st = os.stat(row.path)
+            current = model_key(default_model("ner"))
+        except (OSError, ModelError):
+            return None
+        if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns) or current != row.ner_model:
+            return None
+        return [Entity(label, start, end, text, score, type_)
+                for label, type_, start, end, text, score in self._store.entities_of(row.id)]
+
     def cooccurrences(self, a: str | EntityInfo, b: str | EntityInfo) -> list[Hit]:
         """The passages where both entities are mentioned, in document order."""
         ids = self._store.passages_with_both(_entity_ref(a), _entity_ref(b))
@@ -277,8 +360,7 @@ class Library:
         counts = self._store.counts()
         skipped, models = {}, {}
         for stage in STAGES[1:]:
-            raw = self._store.get_meta(f"stage:{stage}")
-            note = json.loads(raw) if raw else {}
+            note = read_note(self._store, stage)
             models[stage] = note.get("model")
             if note.get("skipped"):
                 skipped[stage] = note["skipped"]

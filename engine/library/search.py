@@ -88,6 +88,16 @@ class Searcher:
         self.store = store
         self._encoders = encoders
         self._reader = reader
+        self._matrices: dict[str, tuple[tuple, np.ndarray, np.ndarray]] = {}
+
+    def _embeddings(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        # Read once per change of the model's rows: a search then costs one matrix product.
+        version = self.store.embeddings_version(key)
+        cached = self._matrices.get(key)
+        if cached is None or cached[0] != version:
+            cached = (version, *self.store.embeddings(key))
+            self._matrices[key] = cached
+        return cached[1], cached[2]
 
     def ranked(self, query: str, k: int) -> list[tuple[int, float]]:
         if k < 1:
@@ -103,7 +113,7 @@ class Searcher:
                 encoder = self._encoders(key)
                 if encoder is None:
                     continue  # its model was removed: those passages are found by keyword
-                ids, matrix = self.store.embeddings(key)
+                ids, matrix = self._embeddings(key)
                 if not len(ids):
                     continue
                 q = encoder.encode([folded])[0]

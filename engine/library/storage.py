@@ -438,6 +438,16 @@ class Store:
             "ORDER BY x.passage_id", params)
         return [int(r[0]) for r in rows]
 
+    def entities_of(self, document_id: int) -> list[tuple]:
+        """(label, type, start, end, text, score) of a document's entities, in text order."""
+        return self._query('SELECT label, type, start, "end", text, score FROM entities '
+                           'WHERE document_id = ? ORDER BY start, "end"', (document_id,))
+
+    def embeddings_version(self, model: str) -> tuple:
+        """Changes whenever `model`'s embeddings change (a cache key for `embeddings`)."""
+        return tuple(self._query("SELECT COUNT(*), MAX(rowid), TOTAL(passage_id) FROM "
+                                 "embeddings WHERE model = ?", (model,))[0])
+
     def entities_in(self, passage_id: int) -> list[tuple]:
         return self._query('SELECT key, type, start, "end", text FROM entities '
                            "WHERE passage_id = ? ORDER BY start", (passage_id,))

@@ -89,6 +89,22 @@ def entity_key(text: str) -> str:
     return " ".join(fold_lookalikes(text).text.casefold().split())
 
 
+def entities_of(ner, text: str, passages, cancel=None) -> list[NewEntity]:
+    """The NER pipeline over a whole document text (as the document view runs it), each
+    entity tied to the passage that holds its start (None outside every passage)."""
+    import bisect
+
+    starts = [p.start for p in passages]
+    out = []
+    for e in ner(text, cancel=cancel):
+        i = bisect.bisect_right(starts, e.start) - 1
+        passage = passages[i] if i >= 0 and e.start < passages[i].end else None
+        key = getattr(e, "key", "") or entity_key(e.text)
+        out.append(NewEntity(passage.id if passage else None, e.label, e.type, e.start, e.end,
+                             e.text, key, float(e.score)))
+    return out
+
+
 def cut_passages(document) -> list[NewPassage]:
     """The document's passages with exact offsets, their page and their folded text."""
     from engine.tasks.qa import PASSAGE_WORDS
@@ -203,7 +219,8 @@ class Indexer:
         self.store.put_document(
             path=state.path, size=state.size, mtime_ns=state.mtime_ns, sha256=digest,
             status="indexed", error=None, title=document.title, fmt=document.format,
-            pages=len(document.pages), chars=len(document.text), passages=passages)
+            pages=len(document.pages), chars=len(document.text), passages=passages,
+            text=document.text)
 
     def _store_failure(self, state: scan.FileState, digest: str, message: str) -> None:
         self.report.failed += 1
@@ -293,14 +310,10 @@ class Indexer:
         for done, doc in enumerate(todo):
             self._check()
             self._tell("entities", done, len(todo), doc.path)
-            found: list[NewEntity] = []
             rows = self.store.passages_of(doc.id)
             passages += len(rows)
-            for passage in rows:
-                for e in ner(passage.text, cancel=self.cancel):
-                    found.append(NewEntity(
-                        passage.id, e.label, e.type, passage.start + e.start,
-                        passage.start + e.end, e.text, entity_key(e.text), float(e.score)))
+            text = self.store.document_text(doc.id)
+            found = entities_of(ner, text, rows, self.cancel) if text else []
             self.store.put_entities(doc.id, key, found)
             self.report.entities += 1
         self._note("entities", key, None, _rate(passages, time.perf_counter() - t0))

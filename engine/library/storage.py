@@ -10,13 +10,15 @@ Schema version 1:
 - `folders(path, recursive)`: what the user added.
 - `documents`: one row per file: `path`, `size`, `mtime_ns`, `sha256` (change detection),
   `status` ("indexed" or "failed"), `error` (the loader's one-line reason), `title`, `format`,
-  `pages`, and per model stage the model key whose rows are complete (`embed_model`,
+  `pages`, `text` (Document.text, zlib-compressed UTF-8: the later stages read the document
+  as the loader gave it without opening the file again), and per model stage the model key whose rows are complete (`embed_model`,
   `ner_model`; NULL when the stage has not run on this version of the file).
 - `passages(document_id, seq, start, end, page, text)`: `text == Document.text[start:end]`.
 - `passage_fts`: FTS5 over each passage's look-alike-folded text (same length as `text`),
   rowid = the passage's id; kept in step by a trigger.
 - `embeddings(passage_id, model, vector)`: float32 little-endian blobs, L2-normalised.
-- `entities(document_id, passage_id, label, type, start, end, text, key, model, score)`.
+- `entities(document_id, passage_id, label, type, start, end, text, key, model, score)`;
+  `passage_id` is NULL for an entity outside every passage (in Markdown markup, say).
 - `meta(key, value)`: the schema version and the stages' notes (why one was skipped).
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +63,7 @@ CREATE TABLE IF NOT EXISTS documents (
     pages INTEGER NOT NULL DEFAULT 0,
     chars INTEGER NOT NULL DEFAULT 0,
     indexed_at REAL NOT NULL,
+    text BLOB,
     embed_model TEXT,
     ner_model TEXT
 );
@@ -89,7 +93,7 @@ CREATE TABLE IF NOT EXISTS embeddings (
 CREATE TABLE IF NOT EXISTS entities (
     id INTEGER PRIMARY KEY,
     document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    passage_id INTEGER REFERENCES passages(id) ON DELETE CASCADE,
     label TEXT NOT NULL,
     type TEXT NOT NULL,
     start INTEGER NOT NULL,
@@ -148,7 +152,7 @@ class NewPassage:
 
 @dataclass(frozen=True)
 class NewEntity:
-    passage_id: int
+    passage_id: int | None
     label: str
     type: str
     start: int
@@ -277,16 +281,17 @@ class Store:
 
     def put_document(self, *, path: str, size: int, mtime_ns: int, sha256: str, status: str,
                      error: str | None, title: str | None, fmt: str | None, pages: int,
-                     chars: int, passages: list[NewPassage]) -> int:
+                     chars: int, passages: list[NewPassage], text: str | None = None) -> int:
         """Store one document and its passages in one transaction, replacing any earlier
         version of the file (its passages, embeddings and entities go with it)."""
         with self.transaction() as db:
             db.execute("DELETE FROM documents WHERE path = ?", (path,))
             cur = db.execute(
                 "INSERT INTO documents(path, size, mtime_ns, sha256, status, error, title, "
-                "format, pages, chars, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "format, pages, chars, indexed_at, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (path, size, mtime_ns, sha256, status, error, title, fmt, pages, chars,
-                 time.time()))
+                 time.time(), None if text is None else _pack(text)))
             doc_id = int(cur.lastrowid)
             for seq, p in enumerate(passages):
                 cur = db.execute(
@@ -295,6 +300,11 @@ class Store:
                 db.execute("INSERT INTO passage_fts(rowid, folded) VALUES (?, ?)",
                            (cur.lastrowid, p.folded))
             return doc_id
+
+    def document_text(self, document_id: int) -> str | None:
+        """The stored Document.text of an indexed document."""
+        rows = self._query("SELECT text FROM documents WHERE id = ?", (document_id,))
+        return _unpack(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def touch_document(self, document_id: int, size: int, mtime_ns: int) -> None:
         """The file was saved again with the same content: remember its new size and time."""
@@ -493,6 +503,15 @@ def _statements(script: str) -> list[str]:
             out.append(joined)
             current = []
     return out
+
+
+def _pack(text: str) -> bytes:
+    # surrogatepass: a lone surrogate a loader let through comes back as it was.
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
+
+
+def _unpack(blob: bytes) -> str:
+    return zlib.decompress(blob).decode("utf-8", "surrogatepass")
 
 
 def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:

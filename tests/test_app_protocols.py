@@ -7,9 +7,10 @@ import inspect
 
 import pytest
 
+from engine.models import download, store
 from engine.runtime.providers import DeviceChoice
 from engine.tasks import registry
-from engine.tasks.protocol import PIPELINE_PROTOCOLS, DeviceInfo, Pipeline
+from engine.tasks.protocol import PIPELINE_PROTOCOLS, DeviceInfo, ModelsApi, Pipeline
 from tests.app_support import FAKE_PIPELINES, FakeDevice, SlowPipeline
 
 
@@ -67,3 +68,74 @@ def test_the_fake_device_is_the_real_devices_shape():
     assert call_shape(DeviceInfo.describe) == call_shape(DeviceChoice.describe)
     assert (FakeDevice().is_gpu, FakeDevice().fallback_reason) == (real.is_gpu,
                                                                   real.fallback_reason)
+
+
+# --- the models API ------------------------------------------------------------------------------
+def _real_models_function(name: str):
+    from engine import models
+
+    # engine.models.download_model defers to the downloader, imported only when used.
+    return download.download_model if name == "download_model" else \
+        getattr(models, name, None) or getattr(store, name)
+
+
+def takes_the_calls_of(function, method) -> list[str]:
+    """What is wrong with `function` taking every call `method` (a protocol's) describes: its
+    positional parameters by position and name, its keywords by name, the same defaults, and
+    nothing else required."""
+    wanted = [p for p in inspect.signature(method).parameters.values() if p.name != "self"]
+    params = [p for p in inspect.signature(function).parameters.values() if p.name != "self"]
+    by_name = {p.name: p for p in params}
+    any_keyword = any(p.kind is p.VAR_KEYWORD for p in params)
+    problems = []
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for i, p in enumerate(w for w in wanted if w.kind is w.POSITIONAL_OR_KEYWORD):
+        if i >= len(positional) or positional[i].name != p.name:
+            problems.append(f"positional {i}: {p.name}")
+        elif positional[i].default != p.default:
+            problems.append(f"{p.name}'s default")
+    for p in (w for w in wanted if w.kind is w.KEYWORD_ONLY):
+        have = by_name.get(p.name)
+        if have is None and not any_keyword:
+            problems.append(f"keyword {p.name}")
+        elif have is not None and (have.kind is have.POSITIONAL_ONLY or have.default != p.default):
+            problems.append(f"keyword {p.name}'s kind or default")
+    names = {w.name for w in wanted}
+    problems += [f"required {p.name}" for p in params if p.name not in names
+                 and p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return problems
+
+
+API_METHODS = [n for n in vars(ModelsApi) if not n.startswith("_")]
+
+
+@pytest.mark.parametrize("name", API_METHODS)
+def test_the_engines_models_functions_take_the_apps_calls(name):
+    assert takes_the_calls_of(_real_models_function(name), getattr(ModelsApi, name)) == []
+
+
+def test_the_models_api_fakes_take_the_apps_calls():
+    from tests.test_app_models import SlowHub
+    from tests.test_app_ui_models import FakeApi
+
+    checked = 0
+    for fake in (SlowHub, FakeApi):
+        for name in API_METHODS:
+            if name in vars(fake):
+                assert takes_the_calls_of(vars(fake)[name], getattr(ModelsApi, name)) == [], \
+                    f"{fake.__name__}.{name}"
+                checked += 1
+    assert checked == 2  # download_model and detect_task
+
+
+def test_the_check_sees_a_fake_that_drifted():
+    def detect_task(self, folder):  # the name the app's fake once had
+        return None
+
+    def download_model(self, repo_id, progress=None, cancel=None, stage=None):
+        return None
+
+    assert takes_the_calls_of(detect_task, ModelsApi.detect_task) == [
+        "positional 0: model_dir", "required folder"]
+    assert takes_the_calls_of(download_model, ModelsApi.download_model) == [
+        "positional 1: task"]

@@ -17,8 +17,8 @@ class FakeApi:
         self.task = task
         self.asked = []
 
-    def detect_task(self, folder):
-        self.asked.append(str(folder))
+    def detect_task(self, model_dir):
+        self.asked.append(str(model_dir))
         if isinstance(self.task, Exception):
             raise self.task
         return self.task

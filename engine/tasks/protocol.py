@@ -1,6 +1,7 @@
 """What a caller of `engine.pipeline` may rely on: the pipelines in engine/tasks implement these
 protocols, and so must anything that stands in for them (the app tests' fakes). A test compares
 the call signatures of the protocols, the real pipelines and the fakes, so none drifts alone.
+`ModelsApi` is the part of `engine.models` the app calls, for the same check of its fakes.
 
 Imports nothing heavy: the app may import it at start-up.
 """
@@ -11,7 +12,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from engine.documents import Document
+    from engine.models import CatalogEntry, InstalledModel
     from engine.tasks.results import Answer, Entity, Sentiment, Summary
 
 Progress = Callable[[int, int], None] | None  # progress(done, total)
@@ -79,3 +83,31 @@ PIPELINE_PROTOCOLS: dict[str, type[Pipeline]] = {
     "sentiment": SentimentPipeline,
     "summarization": SummaryPipeline,
 }
+
+
+class ModelsApi(Protocol):
+    """The calls the app makes on `engine.models` (and its store), each with the arguments it
+    passes; the real functions take more (a test checks they take these alike)."""
+
+    def store_dir(self) -> Path: ...
+
+    def load_catalog(self) -> list[CatalogEntry]: ...
+
+    def standard_pack(self) -> list[CatalogEntry]: ...
+
+    def list_installed(self, task: str | None = None) -> list[InstalledModel]: ...
+
+    def defaults(self) -> dict[str, str]: ...
+
+    def download_model(self, repo_id: str, task: str | None = None, *,
+                       progress: Callable[[int, int, str], None] | None = None,
+                       cancel: Cancel = None,
+                       stage: Callable[[str], None] | None = None) -> InstalledModel: ...
+
+    def import_model(self, folder: str | Path, task: str | None = None) -> InstalledModel: ...
+
+    def detect_task(self, model_dir: str | Path) -> str | None: ...
+
+    def remove(self, id_or_name: str) -> InstalledModel: ...
+
+    def set_default_model(self, task: str, model_id: str) -> InstalledModel: ...

@@ -119,6 +119,9 @@ def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--sentences", type=int, default=3, metavar="N",
                    help="summary length in sentences (default 3)")
     p.add_argument("--ratio", type=float, help="summary length as a share of the sentences")
+    p.add_argument("--keep-lookalikes", action="store_true",
+                   help="let the models read words written with look-alike letters of other "
+                        "scripts (\"AᏞBERT\") as written, instead of as the words they spell")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.set_defaults(func=run_analyze)
@@ -320,7 +323,9 @@ def analyze(args, err) -> tuple[dict | None, int]:
         status.message(f"loading the {task} model…")
         try:
             pipe = engine.pipeline(task, model=models[task], device=args.device,
-                                   precision=args.precision, **_pipeline_options(task, args))
+                                   precision=args.precision,
+                                   fold_lookalikes=not args.keep_lookalikes,
+                                   **_pipeline_options(task, args))
         except (Cancelled, KeyboardInterrupt):
             raise
         except Exception as exc:
@@ -373,6 +378,7 @@ def analyze(args, err) -> tuple[dict | None, int]:
         document, entities=results.get("ner"), questions=results.get("qa"),
         summary=results.get("summary"), sentiment=results.get("sentiment"), tasks=info,
         device=device, include_text=args.include_text,
+        lookalikes=engine.fold_lookalikes(document.text), folding=not args.keep_lookalikes,
     )
     check_spans(report, plain(document.text))  # as written: lone surrogates are U+FFFD
     return report, EXIT_ERROR if failed else EXIT_OK
@@ -404,6 +410,9 @@ def _pipeline_options(task: str, args) -> dict:
 
 
 # --- text report ---------------------------------------------------------------------------------
+LOOKALIKES_SHOWN = 20
+
+
 def text_report(report: dict) -> str:
     doc = report["document"]
     lines = [f"{doc['title']}  ({doc['format']}, {doc['length']} characters"
@@ -417,6 +426,17 @@ def text_report(report: dict) -> str:
     for task, done in report["tasks"].items():
         if done["status"] != "done":
             lines.append(f"{task}: {done['status']} ({done.get('error')})")
+    lookalikes = report.get("lookalikes")
+    if lookalikes and lookalikes["count"]:
+        how = {True: "read as the words they spell", False: "read as written"}.get(
+            lookalikes["folding"], "")
+        lines += ["", f"Look-alike letters: {lookalikes['count']} of {lookalikes['words']} words "
+                      f"({lookalikes['share']:.1%})" + (f", {how}" if how else "")]
+        for x in lookalikes["items"][:LOOKALIKES_SHOWN]:
+            lines.append(f"  {_one_line(x['text'])} = {_one_line(x['folded'])}  "
+                         f"({', '.join(x['scripts'])})  [{_where(x)}]")
+        if lookalikes["count"] > LOOKALIKES_SHOWN:
+            lines.append(f"  … and {lookalikes['count'] - LOOKALIKES_SHOWN} more (all in the JSON)")
     if "entities" in report:
         ents = report["entities"]
         lines += ["", f"Entities ({len(ents)})"]

@@ -60,6 +60,8 @@ def results_report(
     tasks: Mapping[str, Mapping[str, Any]] | None = None,
     device: str | None = None,
     include_text: bool = True,
+    lookalikes=None,
+    folding: bool | None = None,
 ) -> dict[str, Any]:
     """Everything known about `document`, in the one results schema.
 
@@ -70,6 +72,8 @@ def results_report(
       `status` ("done", "failed", "skipped"), `model`, `seconds`, `error`. A task with results
       and no entry is "done".
     - `include_text`: False leaves `document.text` null (the offsets still refer to it).
+    - `lookalikes`: `engine.fold_lookalikes(document.text)` when already made (else it is made
+      here); `folding`: whether the analyses read those words folded (None: not known).
     """
     text = document.text
     pages = list(getattr(document, "pages", None) or [])
@@ -95,11 +99,12 @@ def results_report(
         },
         "device": device,
         "tasks": {},
+        "lookalikes": _lookalikes(text, lookalikes, folding, page),
     }
     if entities is not None:
         report["entities"] = [
             {"label": e.label, "type": e.type, "start": e.start, "end": e.end,
-             "text": e.text, "score": e.score, "page": page(e.start)}
+             "text": e.text, "key": e.key, "score": e.score, "page": page(e.start)}
             for e in entities
         ]
     if questions is not None:
@@ -133,6 +138,22 @@ def results_report(
                 "seconds": info.get("seconds"), "error": info.get("error"),
             }
     return plain(report)
+
+
+def _lookalikes(text: str, folded, folding: bool | None, page) -> dict[str, Any]:
+    if folded is None:
+        from engine.lookalikes import fold_lookalikes
+
+        folded = fold_lookalikes(text)
+    return {
+        "folding": folding,
+        "count": len(folded.lookalikes),
+        "words": folded.words,
+        "share": folded.share,
+        "items": [{"start": x.start, "end": x.end, "text": x.text, "folded": x.folded,
+                   "scripts": list(x.scripts), "page": page(x.start)}
+                  for x in folded.lookalikes],
+    }
 
 
 def _range(r) -> dict[str, int]:
@@ -197,9 +218,11 @@ def check_spans(report: Mapping[str, Any], text: str) -> None:
 
 
 def iter_spans(report: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-    """Every (start, end, text) span of a report: entities, answers, summary and sentiment."""
+    """Every (start, end, text) span of a report: entities, answers, summary, sentiment and
+    the look-alike words."""
     yield from report.get("entities", [])
     for question in report.get("questions", []):
         yield from (a for a in question["answers"] if not a.get("no_answer"))
     yield from report.get("summary", {}).get("sentences", [])
     yield from report.get("sentiment", {}).get("sentences", [])
+    yield from report.get("lookalikes", {}).get("items", [])

@@ -90,12 +90,14 @@ class TaskPipeline:
         """This call's options: the pipeline's with `options` changed."""
         return make_options(self.options_class, self.task, self.options, **options)
 
-    @staticmethod
-    def _read(source, cancel: Cancel) -> tuple[str, list[tuple[int, int]] | None]:
-        """A call's text and paragraphs (a str or a Document), once it is not cancelled."""
+    def _read(self, source, cancel: Cancel, options=None) -> Reading:
+        """A call's text (a str or a Document) as the model reads it, once it is not cancelled:
+        look-alike words folded unless the call's `options` (else the pipeline's) say
+        `fold_lookalikes=False`."""
         text, paragraphs = text_and_paragraphs(source)
         check_cancel(cancel)
-        return text, paragraphs
+        fold = (self.options if options is None else options).fold_lookalikes
+        return read_text(text, paragraphs, fold)
 
     @property
     def model_name(self) -> str:
@@ -155,6 +157,35 @@ def make_options(cls, task: str, base=None, **options):
 
 
 # --- text ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReadOptions:
+    """What every task's options share (each task's options dataclass extends it).
+
+    ``fold_lookalikes``: the model reads words written with look-alike letters of other scripts
+    ("AᏞBERT") as the words they spell (`engine.lookalikes`); spans keep the original's text."""
+
+    fold_lookalikes: bool = True
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A call's text: `text` is what the model reads (look-alikes folded, one code point for
+    one, so every offset on it is an offset into `original`), `original` what spans' texts are
+    cut from; `paragraphs` index both."""
+
+    text: str
+    original: str
+    paragraphs: list[tuple[int, int]] | None
+
+    def span(self, start: int, end: int) -> str:
+        return self.original[start:end]
+
+
+def read_text(text: str, paragraphs: list[tuple[int, int]] | None = None,
+              fold: bool = True) -> Reading:
+    return Reading(fold_text(text).text if fold else text, text, paragraphs)
+
+
 def text_and_paragraphs(source) -> tuple[str, list[tuple[int, int]] | None]:
     """A str, or anything with `.text` (a Document), and its paragraph ranges when it has them."""
     if isinstance(source, str):
@@ -201,6 +232,19 @@ class LRU(OrderedDict):
             while len(self) > self.size:
                 self.popitem(last=False)
         return value
+
+
+_FOLDED = LRU(4)
+
+
+def fold_text(text: str):
+    """`engine.lookalikes.fold_lookalikes(text)`, cached per text: the tasks of one document
+    (and every question about it) fold it once."""
+    from engine.lookalikes import fold_lookalikes
+
+    if len(text) < 2048:  # cheaper to fold again than to hash and keep
+        return fold_lookalikes(text)
+    return _FOLDED.get_or(text_key(text), lambda: fold_lookalikes(text))
 
 
 # --- progress and cancel -------------------------------------------------------------------------

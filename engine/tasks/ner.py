@@ -35,16 +35,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.albert.tokenizer import SPECIAL_TOKENS, TokenSpans
-from engine.tasks._common import Cancel, Progress, TaskPipeline, softmax, trim
+from engine.tasks._common import Cancel, Progress, ReadOptions, TaskPipeline, softmax, trim
 from engine.tasks.labels import entity_type
-from engine.tasks.results import Entity
+from engine.tasks.results import Entity, entity_key
 
 TASK = "ner"
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
 
 
 @dataclass(frozen=True)
-class NEROptions:
+class NEROptions(ReadOptions):
     """``aggregation``: none|simple|first|average|max; ``max_length``: window size in tokens
     (None: the model's maximum, at most 512); ``stride``: tokens shared by consecutive windows;
     ``ignore_labels``: labels never reported."""
@@ -83,7 +83,8 @@ class TokenClassificationPipeline(TaskPipeline):
     def __call__(self, text, *, aggregation: str | None = None, progress: Progress = None,
                  cancel: Cancel = None) -> list[Entity]:
         strategy = _check_aggregation(aggregation or self.options.aggregation)
-        text, _ = self._read(text, cancel)
+        reading = self._read(text, cancel)
+        text = reading.text
         ids, pieces, offsets = self.tokenizer.tokenize_with_offsets(text)
         if not ids:
             return []
@@ -103,8 +104,10 @@ class TokenClassificationPipeline(TaskPipeline):
                 continue
             a, b = trim(text, g["start"], g["end"])
             if a < b:
-                out.append(Entity(g["entity"], a, b, text[a:b], float(g["score"]),
-                                  type=entity_type(g["entity"])))
+                # Grouped under what the model read: a fragment of a word folds as that word.
+                out.append(Entity(g["entity"], a, b, reading.span(a, b), float(g["score"]),
+                                  type=entity_type(g["entity"]),
+                                  key=entity_key(text[a:b], folded=True)))
         return out
 
     def token_probabilities(self, ids: list[int], progress: Progress = None,

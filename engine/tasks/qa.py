@@ -63,9 +63,13 @@ from engine.errors import ModelError
 from engine.tasks._common import (
     Cancel,
     Progress,
+    Reading,
+    ReadOptions,
     TaskPipeline,
     check_cancel,
+    fold_text,
     logsumexp,
+    read_text,
     text_and_paragraphs,
     trim,
 )
@@ -100,7 +104,7 @@ class _Candidate:
 
 
 @dataclass(frozen=True)
-class QAOptions:
+class QAOptions(ReadOptions):
     """How questions are answered; every field can be changed per call (``qa(q, c, top_k=3)``).
 
     ``max_seq_len`` is capped at the model's maximum length (the stride then at half of it);
@@ -140,7 +144,8 @@ class QuestionAnsweringPipeline(TaskPipeline):
     # --- indexing --------------------------------------------------------------------------------
     def index(self, context) -> PassageIndex:
         """Index a document once (passages, BM25, tokenization); later questions reuse it."""
-        return self._index(*text_and_paragraphs(context))
+        reading = read_text(*text_and_paragraphs(context), self.options.fold_lookalikes)
+        return self._index(reading.text, reading.paragraphs)
 
     def _index(self, text: str, paragraphs: list[tuple[int, int]] | None) -> PassageIndex:
         index = passage_index(text, paragraphs, min_words=PASSAGE_WORDS[0],
@@ -174,7 +179,10 @@ class QuestionAnsweringPipeline(TaskPipeline):
         _check_options(opts)
         if not isinstance(question, str) or not question.strip():
             raise ValueError("The question is empty.")
-        text, paragraphs = self._read(context, cancel)
+        reading = self._read(context, cancel, opts)
+        text, paragraphs = reading.text, reading.paragraphs
+        if opts.fold_lookalikes:
+            question = fold_text(question).text
         index = self._index(text, paragraphs)
         toks = self._context_tokens(index)
         q_ids, _, q_offsets = self.tokenizer.tokenize_with_offsets(question)
@@ -202,7 +210,7 @@ class QuestionAnsweringPipeline(TaskPipeline):
         outputs = self.model.run_sequences(windows, outputs=["start_logits", "end_logits"],
                                            max_batch_tokens=self.max_batch_tokens,
                                            progress=progress, cancel=cancel)
-        answers = self._decode(text, toks, windows, outputs, opts)
+        answers = self._decode(reading, toks, windows, outputs, opts)
         return with_contexts(text, paragraphs, answers)
 
     def _retrieved_ranges(self, index: PassageIndex, toks: ContextTokens, question: str,
@@ -239,8 +247,9 @@ class QuestionAnsweringPipeline(TaskPipeline):
         return []
 
     # --- decoding --------------------------------------------------------------------------------
-    def _decode(self, text: str, toks: ContextTokens, windows: list[Window], outputs: list[dict],
-                opts: QAOptions) -> list[Answer]:
+    def _decode(self, reading: Reading, toks: ContextTokens, windows: list[Window],
+                outputs: list[dict], opts: QAOptions) -> list[Answer]:
+        text = reading.text
         top_k = opts.top_k
         pre_k = top_k * 2 + 10 if opts.align_to_words else top_k
         best: dict[tuple[int, int], float] = {}
@@ -264,7 +273,7 @@ class QuestionAnsweringPipeline(TaskPipeline):
         z = logsumexp(np.asarray(lse_terms))
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         answers = [
-            Answer(text[a:b], a, b, float(np.exp(raw - z)))
+            Answer(reading.span(a, b), a, b, float(np.exp(raw - z)))
             for (a, b), raw in ranked[:top_k]
         ]
         if allow_null:

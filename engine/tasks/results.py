@@ -36,10 +36,23 @@ class Answer:
     context_end: int = 0
 
 
+def entity_key(text: str, folded: bool = False) -> str:
+    """What mentions of one entity share: the text with look-alike letters folded
+    (`engine.lookalikes`; skipped when `folded` says it is already), case folded and white
+    space collapsed, so "ALBERT", "AᏞBERT" and "Αlbert" are one entity."""
+    if not folded:
+        from engine.lookalikes import fold_lookalikes
+
+        text = fold_lookalikes(text).text
+    return " ".join(text.casefold().split())
+
+
 @dataclass(frozen=True)
 class Entity:
     """`label` is the model's ("B-PER" with aggregation "none", else "PER"); `type` is the
-    entity type without a B-/I-/E-/S- prefix ("PER"), worked out from the label when not given."""
+    entity type without a B-/I-/E-/S- prefix ("PER"), worked out from the label when not given;
+    `key` groups the mentions of one entity (`entity_key`), worked out from `text` when not
+    given."""
 
     label: str
     start: int
@@ -47,10 +60,13 @@ class Entity:
     text: str
     score: float
     type: str = ""
+    key: str = ""
 
     def __post_init__(self) -> None:
         if not self.type:
             object.__setattr__(self, "type", entity_type(self.label))
+        if not self.key:
+            object.__setattr__(self, "key", entity_key(self.text))
 
 
 class _Polarity:

@@ -6,10 +6,10 @@ sentence ends (or, failing that, between words). The index is built once per doc
 cached by a hash of the text, so asking more questions about the same document costs only the
 scoring of the question's terms (a few milliseconds).
 
-Terms are words folded for matching: NFKC, case folding, accents stripped, common Cyrillic,
-Greek and Cherokee look-alike letters mapped to Latin ("AᏞBERT" matches "albert"), English
-stop words dropped and a light plural/possessive stemming. Scores are Okapi BM25 (k1=1.5, b=0.75,
-idf = ln(1 + (N - df + 0.5) / (df + 0.5))).
+Terms are words folded for matching: look-alike letters of other scripts read as what they
+spell (`engine.lookalikes`: "AᏞBERT" matches "albert"), then NFKC, case folding, accents
+stripped, English stop words dropped and a light plural/possessive stemming. Scores are Okapi
+BM25 (k1=1.5, b=0.75, idf = ln(1 + (N - df + 0.5) / (df + 0.5))).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.tasks._common import LRU, text_key
+from engine.tasks._common import LRU, fold_text, text_key
 from engine.tasks.sentences import paragraph_ranges
 
 Range = tuple[int, int]
@@ -28,23 +28,6 @@ Range = tuple[int, int]
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s+|\n+")
 _SPACE = re.compile(r"\S+")
-
-# Letters that look like Latin ones, as they appear in scraped or obfuscated web text.
-_CONFUSABLES = str.maketrans({
-    # Cyrillic
-    "а": "a", "в": "b", "с": "c", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i", "ј": "j",
-    "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "ԛ": "q", "ѕ": "s", "т": "t", "у": "y",
-    "х": "x", "ԝ": "w", "г": "r", "ɡ": "g", "ӏ": "l", "ս": "u", "օ": "o", "ց": "g",
-    # Greek
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
-    "τ": "t", "υ": "u", "χ": "x", "ϲ": "c", "ɑ": "a",
-    # Cherokee and Georgian small letters used as Latin capitals/small letters
-    "Ꭺ": "a", "Ᏼ": "b", "Ꮯ": "c", "Ꭰ": "d", "Ꭼ": "e", "Ꮐ": "g", "Ꮋ": "h", "Ꭻ": "j", "Ꮶ": "k",
-    "Ꮮ": "l", "Ꮇ": "m", "Ꮲ": "p", "Ꮪ": "s", "Ꭲ": "t", "Ꮩ": "v", "Ꮃ": "w", "Ꮓ": "z",
-    "ᴠ": "v", "ɦ": "h", "ᥙ": "u", "ᴡ": "w", "ⅼ": "l", "ⅾ": "d", "ⅽ": "c", "ⅿ": "m", "Ⲛ": "n",
-    "ⲣ": "p", "ᒪ": "l", "Ƭ": "t", "Ɗ": "d", "ɗ": "d", "ᖇ": "r", "Ꭱ": "r", "Ꭹ": "y", "᧐": "o",
-    "ⲟ": "o", "Ь": "b", "ƅ": "b", "ԁ": "d", "ɩ": "i", "ꮃ": "w",
-})
 
 _STOPWORD_LIST = """
     a about above after again against all am an and any are as at be because been before being
@@ -61,8 +44,12 @@ _STOPWORDS = frozenset(_STOPWORD_LIST.split())
 
 def fold(word: str) -> str:
     """The form a word is matched under."""
+    return _fold_word(fold_text(word).text)
+
+
+def _fold_word(word: str) -> str:
+    """`fold` of a word whose look-alike letters are folded already."""
     word = unicodedata.normalize("NFKC", word).casefold()
-    word = word.translate(_CONFUSABLES)
     if not word.isascii():
         word = "".join(c for c in unicodedata.normalize("NFKD", word)
                        if not unicodedata.combining(c))
@@ -80,8 +67,9 @@ def _stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """The BM25 terms of a text: folded words without stop words."""
     out = []
-    for m in _WORD.finditer(text):
-        word = fold(m.group())
+    # Look-alikes are found per word in context, so the text is folded once, not word by word.
+    for m in _WORD.finditer(fold_text(text).text):
+        word = _fold_word(m.group())
         if word and word not in _STOPWORDS:
             out.append(word)
     return out

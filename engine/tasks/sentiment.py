@@ -22,7 +22,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.albert.tokenizer import TokenSpans
-from engine.tasks._common import Cancel, Progress, TaskPipeline, check_cancel, softmax
+from engine.tasks._common import (
+    Cancel,
+    Progress,
+    ReadOptions,
+    TaskPipeline,
+    check_cancel,
+    softmax,
+)
 from engine.tasks.labels import polarity
 from engine.tasks.results import SentenceSentiment, Sentiment
 from engine.tasks.sentences import split_sentences
@@ -32,7 +39,7 @@ DOCUMENT_MODES = ("auto", "sentences", "chunks")
 
 
 @dataclass(frozen=True)
-class SentimentOptions:
+class SentimentOptions(ReadOptions):
     """``sentences``: per-sentence results; ``document``: "auto"|"sentences"|"chunks" (how a
     long text is combined); ``max_length``: tokens per read (None: the model's);
     ``function_to_apply``: "softmax", "sigmoid" or "none" (None: as transformers picks)."""
@@ -71,7 +78,8 @@ class TextClassificationPipeline(TaskPipeline):
                  progress: Progress = None, cancel: Cancel = None) -> Sentiment:
         want_sentences = self.options.sentences if sentences is None else sentences
         mode = _check_mode(document or self.options.document)
-        text, paragraphs = self._read(text, cancel)
+        reading = self._read(text, cancel)
+        text, paragraphs = reading.text, reading.paragraphs
         tok = self.tokenizer
         body = self.options.max_length - 2
         ids, _, offsets = tok.tokenize_with_offsets(text)
@@ -112,7 +120,7 @@ class TextClassificationPipeline(TaskPipeline):
             for (a, b), p in zip(ranges, sent_probs):
                 k = int(np.argmax(p))
                 label, scores = self.labels[k], self._scores(p)
-                per_sentence.append(SentenceSentiment(a, b, text[a:b], label, float(p[k]), scores,
+                per_sentence.append(SentenceSentiment(a, b, reading.span(a, b), label, float(p[k]), scores,
                                                       polarity(label, float(p[k]), scores)))
         k = int(np.argmax(doc))
         label, scores = self.labels[k], self._scores(doc)

@@ -31,7 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.tasks._common import Cancel, Progress, TaskPipeline, check_cancel, make_options
+from engine.tasks._common import (
+    Cancel,
+    Progress,
+    ReadOptions,
+    TaskPipeline,
+    check_cancel,
+    make_options,
+)
 from engine.tasks.embeddings import SentenceEncoder
 from engine.tasks.results import Span, Summary
 from engine.tasks.sentences import split_sentences
@@ -41,7 +48,7 @@ _WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
-class SummaryOptions:
+class SummaryOptions(ReadOptions):
     """``max_sentences``, or ``ratio`` (0 < ratio <= 1: a share of the sentences);
     ``diversity`` (0: centrality only); ``min_words``; ``damping`` (LexRank's)."""
 
@@ -83,7 +90,8 @@ class SummarizationPipeline(TaskPipeline):
     def __call__(self, text, *, progress: Progress = None, cancel: Cancel = None,
                  **options) -> Summary:
         opts = self._call_options(options)
-        text, paragraphs = self._read(text, cancel)
+        reading = self._read(text, cancel, opts)
+        text, paragraphs = reading.text, reading.paragraphs
         ranges = split_sentences(text, paragraphs)
         if not ranges:
             return Summary([])
@@ -102,7 +110,7 @@ class SummarizationPipeline(TaskPipeline):
             picked, centrality = _summarize_by_rounds(sentences, eligible, k, opts, cancel)
         else:
             picked, centrality = _summarize_by_sections(sentences, eligible, k, opts, cancel)
-        return Summary([Span(ranges[i][0], ranges[i][1], text[ranges[i][0]:ranges[i][1]],
+        return Summary([Span(ranges[i][0], ranges[i][1], reading.span(*ranges[i]),
                              float(centrality[i])) for i in sorted(picked)])
 
 

@@ -66,7 +66,7 @@ def test_all_tasks_json_with_exact_offsets(sample, checkpoints, capsys):
     assert all(t["seconds"] is not None for t in report["tasks"].values())
     # The same engine calls give the same results.
     ner = engine.pipeline("ner", model=checkpoints("token"), device="cpu")
-    assert [{k: e[k] for k in ("label", "start", "end", "text", "score", "type")}
+    assert [{k: e[k] for k in ("label", "start", "end", "text", "score", "type", "key")}
             for e in report["entities"]] == [engine.tasks.to_dict(e)
                                              for e in ner(engine.load_document(sample))]
 

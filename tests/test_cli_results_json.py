@@ -86,7 +86,7 @@ def test_cli_json_has_the_documented_schema(sample, checkpoints, capsys):
     assert set(report["tasks"]) == {"ner", "qa", "summary", "sentiment"}
     assert all(t["status"] == "done" and t["model"] for t in report["tasks"].values())
     for e in report["entities"]:
-        assert set(e) == {"label", "type", "start", "end", "text", "score", "page"}
+        assert set(e) == {"label", "type", "start", "end", "text", "key", "score", "page"}
         assert e["page"] is None and e["type"] == re.sub(r"^[BIES]-", "", e["label"])
     assert [q["question"] for q in report["questions"]] == ["Who made ALBERT?",
                                                             "Where was she born?"]

@@ -167,3 +167,24 @@ def test_paragraphs_one_per_line_get_a_gap_and_others_keep_theirs(qtbot, home):
     assert _gaps(s2) == [0, 0, 0]  # a blank line is the gap; a hand-wrapped line is no break
     for session in (s1, s2):
         assert session.view.toPlainText() == session.document.text
+
+
+def test_panels_follow_the_apps_task_order_and_ctrl_digits_show_them(qtbot, home):
+    from app.settings import TASK_ORDER
+    from engine.tasks import registry
+
+    w = make_window(qtbot, fake_factory())
+    session = open_document(qtbot, w, text_file(home))
+    assert [p.task for p in w.all_panels] == list(TASK_ORDER)
+    assert [w.panels.tabText(i) for i in range(w.panels.count())] == [
+        "Entities", "Ask", "Summary", "Sentiment"]
+    for i, panel in enumerate(w.all_panels):
+        action = w.actions[f"panel_{panel.title.lower()}"]
+        assert action.shortcut().toString() == f"Ctrl+{i + 1}"
+        action.trigger()
+        assert w.panels.currentWidget() is panel
+    # The verbs the status bar shows are the registry's.
+    w.actions["sentiment"].trigger()
+    assert w.status.job_label.full_text().startswith(registry.task_spec("sentiment").verb)
+    wait_idle(qtbot, w)
+    assert session.state("sentiment") == "done"

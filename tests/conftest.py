@@ -1,4 +1,5 @@
 import os
+import warnings
 import zlib
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -40,6 +41,51 @@ def checkpoints(tmp_path_factory, spiece_path):
                 root / name, spiece_path, head=head, shape=shape,
                 seed=zlib.crc32(f"{head}-{shape}".encode()) % 1000, safe_serialization=safe,
             )
+        return made[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def hf_pipeline():
+    """transformers' own pipeline for a task on a checkpoint folder, built once: the reference.
+
+    hf_pipeline("question-answering", folder) uses the fast tokenizer (the pipelines need its
+    offsets); slow_tokenizer=True takes AlbertTokenizer; other keywords go to transformers.pipeline.
+    """
+    made: dict[tuple, object] = {}
+
+    def get(task: str, folder: Path, *, slow_tokenizer: bool = False, **options):
+        key = (task, folder, slow_tokenizer, tuple(sorted(options.items(), key=str)))
+        if key not in made:
+            import transformers
+
+            tokenizer_class = (transformers.AlbertTokenizer if slow_tokenizer
+                               else transformers.AlbertTokenizerFast)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                made[key] = transformers.pipeline(
+                    task, model=factory.hf_model(folder),
+                    tokenizer=tokenizer_class.from_pretrained(folder), device="cpu", **options)
+        return made[key]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def engine_pipeline(checkpoints):
+    """Our pipeline for a task on a tiny checkpoint, built once per module and options:
+    engine_pipeline("ner", "token", "grouped", aggregation_strategy="first")."""
+    made: dict[tuple, object] = {}
+
+    def get(task: str, head: str, shape: str = "plain", **options):
+        key = (task, head, shape, tuple(sorted(options.items())))
+        if key not in made:
+            import engine
+
+            # As transformers (the reference) reads text: look-alike letters as written.
+            made[key] = engine.pipeline(task, model=checkpoints(head, shape), device="cpu",
+                                        **{"fold_lookalikes": False, **options})
         return made[key]
 
     return get

@@ -103,36 +103,18 @@ class FusedCharacterPipeline(transformers.TokenClassificationPipeline):
 
 
 @pytest.fixture(scope="module")
-def reference():
-    made = {}
-
+def reference(hf_pipeline):
     def get(folder: Path, aggregation: str, fused: bool = True):
-        key = (folder, aggregation, fused)
-        if key not in made:
-            tok = transformers.AlbertTokenizerFast.from_pretrained(folder)
-            cls = FusedCharacterPipeline if fused else transformers.TokenClassificationPipeline
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                made[key] = transformers.pipeline(
-                    "token-classification", model=factory.hf_model(folder), tokenizer=tok,
-                    aggregation_strategy=aggregation, device="cpu", pipeline_class=cls)
-        return made[key]
+        cls = FusedCharacterPipeline if fused else transformers.TokenClassificationPipeline
+        return hf_pipeline("token-classification", folder, aggregation_strategy=aggregation,
+                           pipeline_class=cls)
 
     return get
 
 
 @pytest.fixture(scope="module")
-def ours(checkpoints):
-    made = {}
-
-    def get(shape="plain", **options):
-        key = (shape, tuple(sorted(options.items())))
-        if key not in made:
-            made[key] = engine.pipeline("ner", model=checkpoints("token", shape), device="cpu",
-                                        **options)
-        return made[key]
-
-    return get
+def ours(engine_pipeline):
+    return lambda shape="plain", **options: engine_pipeline("ner", "token", shape, **options)
 
 
 @pytest.mark.parametrize("aggregation", ["simple", "first", "average", "max", "none"])

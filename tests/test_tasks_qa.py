@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,35 +42,15 @@ def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def reference():
+def reference(hf_pipeline):
     """transformers' pipeline for a checkpoint folder (fast tokenizer: the pipeline needs offsets)."""
-    made = {}
-
-    def get(folder: Path):
-        if folder not in made:
-            tok = transformers.AlbertTokenizerFast.from_pretrained(folder)
-            model = factory.hf_model(folder)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                made[folder] = transformers.pipeline("question-answering", model=model,
-                                                     tokenizer=tok, device="cpu")
-        return made[folder]
-
-    return get
+    return lambda folder: hf_pipeline("question-answering", folder)
 
 
 @pytest.fixture(scope="module")
-def ours(checkpoints):
-    made = {}
-
-    def get(shape="plain", **options):
-        key = (shape, tuple(sorted(options.items())))
-        if key not in made:
-            made[key] = engine.pipeline("question-answering", model=checkpoints("qa", shape),
-                                        device="cpu", **options)
-        return made[key]
-
-    return get
+def ours(engine_pipeline):
+    return lambda shape="plain", **options: engine_pipeline("question-answering", "qa", shape,
+                                                            **options)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,20 +30,9 @@ def document() -> str:
 
 
 @pytest.fixture(scope="module")
-def reference():
-    made = {}
-
-    def get(folder: Path):
-        if folder not in made:
-            tok = transformers.AlbertTokenizer.from_pretrained(folder)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                made[folder] = transformers.pipeline(
-                    "text-classification", model=factory.hf_model(folder), tokenizer=tok,
-                    device="cpu", top_k=None)
-        return made[folder]
-
-    return get
+def reference(hf_pipeline):
+    return lambda folder: hf_pipeline("text-classification", folder, slow_tokenizer=True,
+                                      top_k=None)
 
 
 def as_dict(found) -> dict[str, float]:

@@ -322,6 +322,13 @@ class Library:
                 counts.get(row.id, 0) if counts else 0))
         return out
 
+    def mentions(self, entity: str | EntityInfo, label: str | None = None) -> list[Hit]:
+        """Every mention of an entity as a `Hit` (its span, page and document), in document
+        and text order; `score` is the NER model's."""
+        key, type_ = _entity_ref(entity, label)
+        return [Hit(path, page, int(start), int(end), text, float(score), title)
+                for path, title, page, start, end, text, score in self._store.mentions(key, type_)]
+
     def stored_entities(self, path: str | os.PathLike):
         """The entities stored for a document (engine `Entity` results, offsets into its
         text), when the file is unchanged since it was indexed and they came from the current

@@ -448,6 +448,18 @@ class Store:
             "ORDER BY x.passage_id", params)
         return [int(r[0]) for r in rows]
 
+    def mentions(self, key: str, type_: str | None) -> list[tuple]:
+        """(path, title, page, start, end, text, score) of every mention of an entity, in
+        document and text order (page None outside every passage)."""
+        sql = ('SELECT d.path, d.title, p.page, e.start, e."end", e.text, e.score FROM entities e '
+               "JOIN documents d ON d.id = e.document_id "
+               "LEFT JOIN passages p ON p.id = e.passage_id WHERE e.key = ?")
+        params: list = [key]
+        if type_:
+            sql += " AND e.type = ?"
+            params.append(type_)
+        return self._query(sql + ' ORDER BY d.path, e.start, e."end"', params)
+
     def entities_of(self, document_id: int) -> list[tuple]:
         """(label, type, start, end, text, score) of a document's entities, in text order."""
         return self._query('SELECT label, type, start, "end", text, score FROM entities '

@@ -7,7 +7,7 @@ and views: the state knows nothing of its views, so exports and tests use it wit
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 IDLE, RUNNING, DONE, FAILED, CANCELLED, NO_MODEL = (
     "idle", "running", "done", "failed", "cancelled", "no-model")
 
-EntityGroup = tuple  # (type, text, mentions sorted by start)
+EntityGroup = tuple  # (type, name, mentions sorted by start): one per (type, Entity.key)
 Listener = Callable[[str], None]
 
 
@@ -53,12 +53,25 @@ def answer_context(answer: Answer) -> tuple[int, int]:
 
 
 def group_entities(entities: list[Entity]) -> list[EntityGroup]:
-    """(type, text, mentions) per distinct text, most mentioned first."""
+    """(type, name, mentions) per entity, most mentioned first. Mentions group by the engine's
+    `Entity.key` (look-alike letters folded, case folded), so "ALBERT" and "AᏞBERT" are one
+    entity; its name is its most common plain-ASCII spelling, else its first."""
     groups: dict[tuple[str, str], list[Entity]] = defaultdict(list)
     for e in entities:
-        groups[(e.type, e.text)].append(e)
-    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0][1].lower(), kv[0][0]))
-    return [(kind, text, sorted(ms, key=lambda m: m.start)) for (kind, text), ms in ordered]
+        groups[(e.type, e.key or e.text)].append(e)
+    named = []
+    for (kind, _key), mentions in groups.items():
+        mentions = sorted(mentions, key=lambda m: m.start)
+        named.append((kind, entity_name(mentions), mentions))
+    named.sort(key=lambda g: (-len(g[2]), g[1].lower(), g[0]))
+    return named
+
+
+def entity_name(mentions: list[Entity]) -> str:
+    """The spelling an entity is listed under: the most common plain-ASCII one (the first of
+    equals in document order), else the first mention's."""
+    plain = Counter(m.text for m in mentions if m.text.isascii())
+    return plain.most_common(1)[0][0] if plain else mentions[0].text
 
 
 class DocumentState:
@@ -115,7 +128,7 @@ class DocumentState:
         self.mention_cursor.clear()
 
     def groups(self) -> list[EntityGroup]:
-        """The entities grouped by (type, text), worked out once per result."""
+        """The entities grouped by (type, Entity.key), worked out once per result."""
         if not self.entities:
             return []
         if self.entity_groups is None:

@@ -1,7 +1,7 @@
 """Entities: found in the background when a document opens, coloured per type in the text.
 
-The legend toggles each type; the list groups mentions by text with counts; activating an entry
-jumps to its mentions one after another.
+The legend toggles each type; the list groups mentions by entity (Entity.key: "AᏞBERT" is
+"ALBERT") with counts; activating an entry jumps to its mentions one after another.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def entity_highlights(entities: list[Entity], hidden: set[str]) -> list[Highligh
 
 
 class EntityGroupsModel(QAbstractTableModel):
-    """Entities grouped by (type, text), filtered and sorted in Python.
+    """Entities grouped by (type, Entity.key), filtered and sorted in Python.
 
     A model rather than one widget item per row: a long document can hold thousands of
     distinct entities, and the view then only asks for the rows on screen.

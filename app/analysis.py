@@ -1,8 +1,8 @@
 """The app's one door into the engine's tasks: pipelines loaded lazily, run as background jobs.
 
 Nothing here tokenizes or touches logits: a pipeline is whatever `engine.pipeline` returns, called
-with the document text. Loaded pipelines are kept per (task, model, device, precision), so the
-first analysis pays for loading a model and later ones do not.
+with the document text. Loaded pipelines are kept per (task, model, device, precision, look-alike
+folding), so the first analysis pays for loading a model and later ones do not.
 """
 
 from __future__ import annotations
@@ -26,13 +26,16 @@ from engine.errors import Cancelled
 from engine.tasks import registry
 from engine.tasks.protocol import Pipeline
 
-PipelineFactory = Callable[[str, "str | None", str, str], Pipeline]
+# (task, model, device, precision, fold_lookalikes=...) -> a pipeline
+PipelineFactory = Callable[..., Pipeline]
 
 
-def engine_pipeline(task: str, model: str | None, device: str, precision: str):
+def engine_pipeline(task: str, model: str | None, device: str, precision: str,
+                    fold_lookalikes: bool = True):
     import engine
 
-    return engine.pipeline(task, model=model, device=device, precision=precision)
+    return engine.pipeline(task, model=model, device=device, precision=precision,
+                           fold_lookalikes=fold_lookalikes)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class AnalysisService(QObject):
     # --- pipelines (worker threads) --------------------------------------------------------------
     def _key(self, task: str) -> tuple:
         s = self.settings
-        return (task, s.model_for(task), s.device, s.precision)
+        return (task, s.model_for(task), s.device, s.precision, s.fold_lookalikes)
 
     def _pipeline(self, key: tuple, progress: Progress | None = None):
         with self._lock:
@@ -97,16 +100,17 @@ class AnalysisService(QObject):
                     return self._pipelines[key]
             if progress is not None:
                 progress.note(f"loading the {registry.task_spec(key[0]).model_role} model")
-            task, model, device, precision = key
+            task, model, device, precision, fold = key
             pipe = call_at_background_priority(
-                lambda: self._factory(task, model, device, precision))
+                lambda: self._factory(task, model, device, precision, fold_lookalikes=fold))
             settle_long_lived_objects()  # a loaded pipeline lives until the settings change
             with self._lock:
                 self._pipelines[key] = pipe
             return pipe
 
     def reset(self) -> None:
-        """Forget loaded pipelines (device, precision or model choice changed)."""
+        """Forget loaded pipelines (device, precision, look-alike folding or model choice
+        changed)."""
         with self._lock:
             self._pipelines.clear()
             self._key_locks.clear()

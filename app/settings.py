@@ -97,6 +97,8 @@ class Settings:
 
     device = _Choice("engine/device", DEVICE_CHOICES, "auto")
     precision = _Choice("engine/precision", PRECISIONS, "fp32")
+    # engine.pipeline(fold_lookalikes=): the models read "AᏞBERT" as "ALBERT".
+    fold_lookalikes = _Flag("engine/fold_lookalikes", True)
     theme = _Choice("view/theme", THEMES, "system")
     sentiment_tint = _Flag("view/sentiment_tint", False)
     welcome_dismissed = _Flag("start/welcome_dismissed", False)

@@ -1,8 +1,10 @@
-"""Settings: device, precision, theme and font size (kept in the settings file)."""
+"""Settings: device, precision, look-alike folding, theme and font size (kept in the settings
+file)."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -42,6 +44,13 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.device = _combo(self, DEVICE_CHOICES, settings.device, "Device")
         self.precision = _combo(self, PRECISION_CHOICES, settings.precision, "Precision")
+        self.fold_lookalikes = QCheckBox("Read look-alike letters as the words they spell", self)
+        self.fold_lookalikes.setChecked(settings.fold_lookalikes)
+        self.fold_lookalikes.setAccessibleName("Read look-alike letters as the words they spell")
+        self.fold_lookalikes.setToolTip(
+            "The models read a word written with letters of another script that look the same "
+            "(a Cyrillic \u201c\u0430\u201d in \u201cp\u0430tient\u201d) as the word it "
+            "spells. Off: they read the letters as written.")
         self.theme = _combo(self, THEME_CHOICES, settings.theme, "Theme")
         self.font_size = QSpinBox(self)
         self.font_size.setRange(MIN_FONT_SIZE, MAX_FONT_SIZE)
@@ -52,10 +61,11 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("&Device:", self.device)
         form.addRow("&Precision:", self.precision)
+        form.addRow("", self.fold_lookalikes)
         form.addRow("&Theme:", self.theme)
         form.addRow("Document &font size:", self.font_size)
-        note = QLabel("Device and precision apply to models loaded from now on; loaded models "
-                      "are reloaded when they are next used.", self)
+        note = QLabel("Device, precision and look-alike reading apply to analyses run from now "
+                      "on; loaded models are reloaded when they are next used.", self)
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel, self)
@@ -70,6 +80,7 @@ class SettingsDialog(QDialog):
         return {
             "device": self.device.currentData(),
             "precision": self.precision.currentData(),
+            "fold_lookalikes": self.fold_lookalikes.isChecked(),
             "theme": self.theme.currentData(),
             "font_size": self.font_size.value(),
         }

@@ -188,7 +188,8 @@ def fake_factory(pipes: dict | None = None, failing: set[str] | None = None,
     }
     made: dict[str, object] = {}
 
-    def factory(task, model, device, precision):
+    def factory(task, model, device, precision, fold_lookalikes=True):
+        factory.calls.append((task, model, device, precision, fold_lookalikes))
         if task in missing:
             raise ModelNotFoundError(f"No {task} model is installed.")
         if task in failing:
@@ -198,6 +199,7 @@ def fake_factory(pipes: dict | None = None, failing: set[str] | None = None,
         return made[task]
 
     factory.made = made
+    factory.calls = []
     return factory
 
 

@@ -91,7 +91,7 @@ def test_settings_dialog_applies_and_persists(qtbot, home, tmp_path):
     # The next analysis asks the engine for the new device and precision.
     w.entities_panel.start(session)
     qtbot.waitUntil(lambda: not w.jobs.is_busy(), timeout=5000)
-    assert next(iter(w.analysis._pipelines))[2:] == ("cpu", "int8")
+    assert next(iter(w.analysis._pipelines))[2:4] == ("cpu", "int8")
     apply_theme(QApplication.instance(), "light")
 
 

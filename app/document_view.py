@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 # Bottom to top: a later layer paints over an earlier one.
 LAYERS = (
-    "sentiment", "summary", "answer-context", "entities", "answer", "find", "find-current",
-    "mention",
+    "sentiment", "summary", "answer-context", "entities", "lookalikes", "answer", "find",
+    "find-current", "mention",
 )
 READING_FONTS = ["Charter", "Georgia", "Source Serif 4", "Noto Serif", "DejaVu Serif", "serif"]
 LINE_HEIGHT_PERCENT = 145

@@ -1,4 +1,7 @@
-"""Find in the document (Ctrl+F): every match marked, the current one brighter, F3 to go on."""
+"""Find in the document (Ctrl+F): every match marked, the current one brighter, F3 to go on.
+
+It searches the text with look-alike letters folded (`engine.fold_lookalikes`: one code point
+for one), so "Natural" finds "Natսral" and a match's positions are the document's."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.document_view import DocumentView, Highlight
+from app.lookalikes import fold_text
 from app.palette import FIND_COLOUR, FIND_CURRENT_COLOUR, FIND_OUTLINE_COLOUR
 
 MAX_MATCHES = 20000
@@ -39,9 +43,12 @@ class FindBar(QWidget):
 
     closed = Signal()
 
-    def __init__(self, view: DocumentView, parent: QWidget | None = None) -> None:
+    def __init__(self, view: DocumentView, parent: QWidget | None = None,
+                 search_text: str | None = None) -> None:
         super().__init__(parent)
         self.view = view
+        # The document's text with look-alikes folded; its own text when not given.
+        self.search_text = search_text
         self.matches: list[tuple[int, int]] = []
         self.current = -1
 
@@ -124,7 +131,12 @@ class FindBar(QWidget):
     def search(self) -> None:
         self._timer.stop()
         query = self.edit.text()
-        self.matches = find_all(self.view.document_model.text, query, self.case.isChecked())
+        text = self.view.document_model.text
+        if self.search_text is not None and len(self.search_text) == len(text):
+            # A pasted "AᏞBERT" finds what it spells too; folding keeps the query's length.
+            query = fold_text(query).text
+            text = self.search_text
+        self.matches = find_all(text, query, self.case.isChecked())
         self.view.set_layer("find", [Highlight(s, e, FIND_COLOUR) for s, e in self.matches])
         self.current = -1
         if self.matches:

@@ -212,6 +212,8 @@ class MainWindow(QMainWindow):
         panels.setChecked(True)
         panels.blockSignals(False)
         a("fullscreen", "&Full Screen", self._toggle_fullscreen, [K.FullScreen, "F11"])
+        a("lookalikes", "Mark &Look-alike Letters", self._toggle_lookalikes, ["Ctrl+Shift+L"],
+          "Mark the words written with look-alike letters of other scripts", checkable=True)
         for i, panel in enumerate(self.all_panels):
             a(f"panel_{panel.title.lower()}", f"{panel.title} Panel",
               lambda i=i: self.show_panel(i), [f"Ctrl+{i + 1}"])
@@ -249,9 +251,9 @@ class MainWindow(QMainWindow):
         for key in ("copy", "select_all", None, "find", "find_next", "find_previous"):
             edit.addSeparator() if key is None else edit.addAction(act[key])
         view = bar.addMenu("&View")
-        for key in ("zoom_in", "zoom_out", "zoom_reset", None, "next_tab", "previous_tab", None,
-                    "side_panel", *(f"panel_{p.title.lower()}" for p in self.all_panels), None,
-                    "fullscreen"):
+        for key in ("zoom_in", "zoom_out", "zoom_reset", None, "lookalikes", None, "next_tab",
+                    "previous_tab", None, "side_panel",
+                    *(f"panel_{p.title.lower()}" for p in self.all_panels), None, "fullscreen"):
             view.addSeparator() if key is None else view.addAction(act[key])
         analyse = bar.addMenu("&Analyse")
         for key in ("run_entities", "ask", "summarize", "sentiment", None, "cancel_analysis", None,
@@ -308,11 +310,13 @@ class MainWindow(QMainWindow):
         name = Path(path).name
 
         def work(progress, cancel):
-            return engine.load_document(path)
+            document = engine.load_document(path)
+            # Look-alike letters once per document, here: a huge text's fold stays off the UI.
+            return document, engine.fold_lookalikes(document.text)
 
-        def done(document) -> None:
+        def done(loaded) -> None:
             self._opening.pop(path, None)
-            self.add_document(document)
+            self.add_document(*loaded)
 
         def failed(error: BaseException) -> None:
             self._opening.pop(path, None)
@@ -328,9 +332,10 @@ class MainWindow(QMainWindow):
         self.status.showMessage(f"Opening {path}…", 3000)
         return job
 
-    def add_document(self, document) -> DocumentSession:
-        session = DocumentSession(document, self.settings.font_size)
+    def add_document(self, document, folded=None) -> DocumentSession:
+        session = DocumentSession(document, self.settings.font_size, folded=folded)
         session.changed.connect(lambda _task, s=session: self._session_changed(s))
+        session.lookalikes_toggled.connect(lambda _on, s=session: self._session_changed(s))
         index = self.tabs.addTab(session, session.title)
         self.tabs.setTabToolTip(index, as_rich_text(str(document.path) if document.path
                                                     else session.title))
@@ -392,6 +397,11 @@ class MainWindow(QMainWindow):
             has_doc and session.document_state.entities is not None)
         for key in ("next_tab", "previous_tab"):
             self.actions[key].setEnabled(self.tabs.count() > 1)
+        lookalikes = self.actions["lookalikes"]
+        lookalikes.setEnabled(has_doc and session.has_lookalikes)
+        lookalikes.blockSignals(True)  # follows the shown document's layer
+        lookalikes.setChecked(has_doc and session.lookalikes_shown)
+        lookalikes.blockSignals(False)
 
     # --- drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
@@ -455,6 +465,11 @@ class MainWindow(QMainWindow):
 
     def _toggle_panels(self, on: bool) -> None:
         self._update_view()
+
+    def _toggle_lookalikes(self, on: bool) -> None:
+        session = self.current_session()
+        if session is not None:
+            session.set_lookalikes_shown(on)
 
     def _toggle_fullscreen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
@@ -569,6 +584,8 @@ class MainWindow(QMainWindow):
         if "font_size" in changed:
             for session in self.sessions:
                 session.view.set_base_font_size(self.settings.font_size)
+        if "fold_lookalikes" in changed:
+            self.analysis.reset()  # pipelines read the text folded or not from when they open
         if "device" in changed or "precision" in changed:
             self.analysis.reset()
             self.status.update_device()

@@ -55,6 +55,7 @@ MENTION_COLOUR = "#e8590c"  # an outline around the span being shown
 FIND_COLOUR = "#fff59d"
 FIND_CURRENT_COLOUR = "#ffb74d"
 FIND_OUTLINE_COLOUR = "#c66900"
+LOOKALIKE_COLOUR = "#bfe9d2"  # words written with look-alike letters (a mint none of the others use)
 POSITIVE_COLOUR = QColor(46, 160, 67)
 NEGATIVE_COLOUR = QColor(218, 54, 51)
 

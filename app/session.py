@@ -1,4 +1,5 @@
-"""One open document's tab: its view and find bar, over the document's state (app.document_state)."""
+"""One open document's tab: its view and find bar, over the document's state (app.document_state),
+and its look-alike letters (an indicator above the text that toggles their layer)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,30 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWi
 from app.document_state import DocumentState
 from app.document_view import DocumentView
 from app.find_bar import FindBar
+from app.lookalikes import LAYER, fold_text, indicator_text, lookalike_highlights
 
 if TYPE_CHECKING:
     from engine.documents import Document
+    from engine.lookalikes import FoldedText
 
 
 class DocumentSession(QWidget):
     """The widgets of one document tab; what the panels show for it is `document_state`."""
 
     changed = Signal(str)  # which task's results or state changed (the state's notice, for Qt)
+    lookalikes_toggled = Signal(bool)  # the look-alike layer was shown or hidden
 
     def __init__(self, document: Document, font_size: int = 12,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, folded: FoldedText | None = None) -> None:
         super().__init__(parent)
         self.document = document
+        # Worked out once per document: by the loading job when it opened a file (a huge text
+        # stays off the UI thread), here for a document handed over without it.
+        self.folded = folded if folded is not None and folded.original == document.text \
+            else fold_text(document.text)
         self.view = DocumentView(document, font_size, self)
-        self.find_bar = FindBar(self.view, self)
+        self.view.set_layer_visible(LAYER, False)
+        self.find_bar = FindBar(self.view, self, search_text=self.folded.text)
         self.document_state = DocumentState(document)
         self.document_state.subscribe(self.changed.emit)
         # The view's marks for every entity (Qt colours), made off the UI thread with the result.
@@ -36,6 +45,7 @@ class DocumentSession(QWidget):
         layout.setSpacing(0)
         if document.warnings:
             layout.addWidget(self._warnings_bar(document.warnings))
+        layout.addWidget(self._lookalikes_bar())
         layout.addWidget(self.view, 1)
         layout.addWidget(self.find_bar)
         self.setAccessibleName(f"Document {document.title}")
@@ -58,6 +68,47 @@ class DocumentSession(QWidget):
         row.addWidget(close)
         self.warnings_label = label
         return bar
+
+    def _lookalikes_bar(self) -> QWidget:
+        bar = QWidget(self)
+        bar.setObjectName("lookalikesBar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(10, 2, 10, 2)
+        button = QToolButton(bar)
+        button.setObjectName("lookalikesIndicator")
+        button.setText(indicator_text(self.folded))
+        button.setCheckable(True)
+        button.setAutoRaise(True)
+        button.setAccessibleName("Look-alike letters")
+        button.setToolTip("Words written with letters of other scripts that look like Latin ones "
+                          "(\u201c\u0410LBERT\u201d with a Cyrillic A). Click to mark them "
+                          "in the text.")
+        button.toggled.connect(self.set_lookalikes_shown)
+        row.addStretch(1)
+        row.addWidget(button)
+        bar.setVisible(bool(self.folded.lookalikes))  # nothing to say about a plain text
+        self.lookalikes_indicator = button
+        return bar
+
+    @property
+    def has_lookalikes(self) -> bool:
+        return bool(self.folded.lookalikes)
+
+    @property
+    def lookalikes_shown(self) -> bool:
+        return self.view.layer_visible(LAYER)
+
+    def set_lookalikes_shown(self, shown: bool) -> None:
+        """Show or hide the marks on every look-alike word (the marks are made on first show)."""
+        shown = bool(shown) and self.has_lookalikes
+        if shown and not self.view.highlights(LAYER):
+            self.view.set_layer(LAYER, lookalike_highlights(self.folded))
+        changed = shown != self.lookalikes_shown
+        self.view.set_layer_visible(LAYER, shown)
+        if self.lookalikes_indicator.isChecked() != shown:
+            self.lookalikes_indicator.setChecked(shown)  # re-enters with nothing left to do
+        if changed:
+            self.lookalikes_toggled.emit(shown)
 
     @property
     def title(self) -> str:

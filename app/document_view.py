@@ -50,6 +50,7 @@ HEADING_SIZE = {1: 2, 2: 1}  # Qt: 1.5x and 1.2x; deeper: bold only
 INDENT_PX = 22
 MAX_STRUCTURED_PARAGRAPHS = 20_000  # beyond that the text stays plain: opening stays fast
 TIGHT_KINDS = {"list_item", "table_row", "code"}  # consecutive lines of one list, table, block
+SHORT_TOOLTIP_CHARS = 90  # a tooltip's lines up to this long are shown unwrapped
 
 
 @dataclass(frozen=True)
@@ -428,7 +429,9 @@ class DocumentView(QTextEdit):
             offset = self.char_at(event.pos())
             tip = self.tooltip_at(offset) if offset is not None else None
             if tip:
-                QToolTip.showText(event.globalPos(), as_rich_text(tip), self.viewport())
+                short = max(map(len, tip.split("\n"))) <= SHORT_TOOLTIP_CHARS
+                QToolTip.showText(event.globalPos(), as_rich_text(tip, wrap=not short),
+                                  self.viewport())
             else:
                 QToolTip.hideText()
                 event.ignore()

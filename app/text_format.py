@@ -14,10 +14,12 @@ def percent(score: float) -> str:
     return "<0.1%"
 
 
-def as_rich_text(text: str) -> str:
+def as_rich_text(text: str, wrap: bool = True) -> str:
     """Plain text for a place that guesses whether its text is HTML (tooltips): escaped, so
-    a document's "<b>" shows as written."""
-    return "<p style='white-space:pre-wrap'>" + html.escape(text).replace("\n", "<br>") + "</p>"
+    a document's "<b>" shows as written. `wrap=False` keeps short lines whole (Qt wraps a rich
+    tooltip to a narrow width of its own choosing)."""
+    style = "pre-wrap" if wrap else "pre"
+    return f"<p style='white-space:{style}'>" + html.escape(text).replace("\n", "<br>") + "</p>"
 
 
 def preview(text: str, limit: int = 160) -> str:

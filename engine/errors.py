@@ -84,3 +84,8 @@ class LibraryError(AlbertLensError):
 
 class LibraryBusyError(LibraryError):
     """Another process is updating the same library."""
+
+
+# --- zero-shot classification and explanations (issue 17) -----------------------------------------
+class InputTooLongError(AlbertLensError, ValueError):
+    """An input is over a cap a task applies (explanations read one model window at most)."""

@@ -17,6 +17,8 @@ import pytest
 from engine.errors import Cancelled, CorruptModelFileError, ModelNotFoundError
 from engine.tasks.results import (
     Answer,
+    Attribution,
+    Classification,
     Entity,
     SentenceSentiment,
     Sentiment,
@@ -296,6 +298,26 @@ def make_window(qtbot, factory=None, settings=None, size: tuple[int, int] | None
     return w
 
 
+class FakeClassifier(FakePipeline):
+    """Zero-shot: a label scores high where the text names it."""
+
+    model_name = "fake-nli"
+
+    def __call__(self, text, labels, *, multi_label=None, hypothesis_template=None,
+                 paragraphs=None, progress=None, cancel=None):
+        text = as_text(text).lower()
+        labels = [x.strip() for x in (labels.split(",") if isinstance(labels, str) else labels)]
+        raw = [2.0 if x.lower() in text else 1.0 for x in labels]
+        scores = [r / sum(raw) for r in raw]
+        ranked = sorted(zip(scores, labels), reverse=True)
+        return Classification([x for _, x in ranked], [s for s, _ in ranked], bool(multi_label))
+
+    def explain(self, text, labels, label=None, *, multi_label=None, hypothesis_template=None,
+                progress=None, cancel=None):
+        text = as_text(text)
+        return [Attribution(m.start(), m.end(), m.group(), 0.0) for m in re.finditer(r"\S+", text)]
+
+
 # The fake of each task's pipeline, for tests/test_app_protocols.py.
 FAKE_PIPELINES = {"ner": FakeNER, "question-answering": FakeQA, "sentiment": FakeSentiment,
-                  "summarization": FakeSummarizer}
+                  "summarization": FakeSummarizer, "zero-shot-classification": FakeClassifier}

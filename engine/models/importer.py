@@ -213,7 +213,17 @@ def detect_task(model_dir) -> str | None:
     except (ModelError, OSError):
         return None
     head = config.default_head()
+    if head == "sequence" and _names_nli_labels(config.id2label):
+        return "nli"
     return model_kind_for_head(head).name if head is not None else None
+
+
+def _names_nli_labels(id2label: dict) -> bool:
+    """A sequence head whose labels name entailment and contradiction is an NLI model (one that
+    says only LABEL_0… is taken for sentiment unless imported with --task nli)."""
+    names = [str(v).lower() for v in id2label.values()]
+    return any(n.startswith("entail") for n in names) and any(n.startswith("contra")
+                                                               for n in names)
 
 
 def _check_tokenizer(path: Path, config: AlbertConfig) -> None:

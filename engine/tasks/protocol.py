@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from engine.documents import Document
     from engine.models import CatalogEntry, InstalledModel
-    from engine.tasks.results import Answer, Entity, Sentiment, Summary
+    from engine.tasks.results import Answer, Attribution, Classification, Entity, Sentiment, Summary
 
 Progress = Callable[[int, int], None] | None  # progress(done, total)
 Cancel = Callable[[], bool] | None  # true once the caller wants the work stopped
@@ -76,12 +76,27 @@ class SummaryPipeline(Pipeline, Protocol):
                  cancel: Cancel = None, **options: Any) -> Summary: ...
 
 
+@runtime_checkable
+class ClassificationPipeline(Pipeline, Protocol):
+    """Zero-shot: `labels` a list or a comma-separated string."""
+
+    def __call__(self, text: str | Document, labels: list[str] | str, *,
+                 multi_label: bool | None = None, hypothesis_template: str | None = None,
+                 paragraphs: bool | None = None, progress: Progress = None,
+                 cancel: Cancel = None) -> Classification: ...
+
+    def explain(self, text: str | Document, labels: list[str] | str, label: str | None = None,
+                *, multi_label: bool | None = None, hypothesis_template: str | None = None,
+                progress: Progress = None, cancel: Cancel = None) -> list[Attribution]: ...
+
+
 # The protocol of each registry task's pipeline (engine.tasks.registry.TASKS).
 PIPELINE_PROTOCOLS: dict[str, type[Pipeline]] = {
     "ner": EntityPipeline,
     "question-answering": AnswerPipeline,
     "sentiment": SentimentPipeline,
     "summarization": SummaryPipeline,
+    "zero-shot-classification": ClassificationPipeline,
 }
 
 

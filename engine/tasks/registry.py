@@ -57,6 +57,12 @@ MODEL_KINDS: tuple[ModelKind, ...] = (
     # Any checkpoint serves as an encoder: the head, if any, is left unused.
     ModelKind("embeddings", "encoder", "no task head (AlbertModel)",
               ("sentence-embeddings", "summary", "summarization", "retrieval")),
+    # A sequence head too, told apart from sentiment by id2label naming entailment and
+    # contradiction (engine.models.importer.detect_task).
+    ModelKind("nli", "sequence",
+              "a sequence-classification head trained on natural-language inference "
+              "(AlbertForSequenceClassification with entailment / neutral / contradiction "
+              "labels)", ("mnli", "natural-language-inference")),
 )
 
 # In the order `analyze --task all` runs them and the app shows them.
@@ -88,6 +94,13 @@ TASKS: tuple[TaskSpec, ...] = (
         model_kind="question-answering", suggested_model="twmkn9/albert-base-v2-squad2",
         display_name="Questions", verb="Looking for the answer", model_role="question-answering",
         pipeline="engine.tasks.qa:QuestionAnsweringPipeline",
+    ),
+    TaskSpec(
+        name="zero-shot-classification", short="classify", result_key="classification",
+        aliases=("zero-shot", "classify", "classification", "nli"),
+        model_kind="nli", suggested_model="Alireza1044/albert-base-v2-mnli",
+        display_name="Classify", verb="Sorting into your labels", model_role="classification (NLI)",
+        pipeline="engine.tasks.zero_shot:ZeroShotClassificationPipeline",
     ),
 )
 

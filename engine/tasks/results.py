@@ -116,6 +116,54 @@ class Summary:
         return " ".join(s.text for s in self.sentences)
 
 
+@dataclass(frozen=True)
+class ClassifiedPart:
+    """One paragraph of a classified text: its span and its own labels and scores (sorted by
+    score, as `Classification`)."""
+
+    start: int
+    end: int
+    text: str
+    labels: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.labels[0] if self.labels else ""
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Zero-shot classification: the user's labels sorted by score, highest first.
+
+    Single-label: the scores sum to 1 over the labels; `multi_label`: each label's score is on
+    its own (entailment against contradiction). `parts`: one per paragraph of the text."""
+
+    labels: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    multi_label: bool = False
+    parts: list[ClassifiedPart] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.labels[0] if self.labels else ""
+
+    def score(self, label: str) -> float:
+        return self.scores[self.labels.index(label)]
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """How much one word (a sentence, for question answering) moves a verdict: the label's
+    probability on the full input minus that probability with this span removed. Positive:
+    the span supports the label; negative: it argues against it."""
+
+    start: int
+    end: int
+    text: str
+    weight: float
+
+
 def to_dict(result) -> dict:
     """JSON-ready form of any result (lists of results too)."""
     if isinstance(result, list):

@@ -212,7 +212,7 @@ class MainWindow(QMainWindow):
         panels.setChecked(True)
         panels.blockSignals(False)
         a("fullscreen", "&Full Screen", self._toggle_fullscreen, [K.FullScreen, "F11"])
-        a("lookalikes", "Mark &Look-alike Letters", self._toggle_lookalikes, ["Ctrl+Shift+L"],
+        a("lookalikes", "Mark &Look-alike Letters", self._toggle_lookalikes, ["Ctrl+Shift+H"],
           "Mark the words written with look-alike letters of other scripts", checkable=True)
         for i, panel in enumerate(self.all_panels):
             a(f"panel_{panel.title.lower()}", f"{panel.title} Panel",

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.library.cli import add_library_parser
 
     add_library_parser(subparsers)
+    from engine.batch.cli import add_batch_parser
+
+    add_batch_parser(subparsers)
     return parser
 
 
@@ -84,7 +87,7 @@ def _app_parser() -> argparse.ArgumentParser:
 
 
 def commands() -> set[str]:
-    return {"analyze", "models", "library"}
+    return {"analyze", "models", "library", "batch"}
 
 
 def add_analyze_parser(subparsers) -> argparse.ArgumentParser:

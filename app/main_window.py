@@ -26,6 +26,7 @@ from app.analysis import AnalysisService, PipelineFactory
 from app.context import AppContext
 from app.document_state import NO_MODEL
 from app.export import write_csv, write_html, write_json
+from app.library_view import LibraryDock
 from app.model_manager import ModelManager, ModelsApi
 from app.panels.ask import AskPanel
 from app.panels.entities import EntitiesPanel
@@ -136,6 +137,9 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([860, 420])
         self.setCentralWidget(self.splitter)
+        self.library = LibraryDock(self.jobs, self.open_path, lambda: self.sessions,
+                                   self.show_error, self.settings.device, self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.library)
 
         self.status = StatusBar(self.jobs, self.analysis, self)
         self.setStatusBar(self.status)
@@ -229,6 +233,8 @@ class MainWindow(QMainWindow):
         a("models", "&Models…", self.show_model_manager, ["Ctrl+Shift+M"])
         a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, [K.HelpContents, "F1"])
         a("about", "&About Albert Lens", self.show_about)
+        self.actions["library"] = self.library.toggleViewAction()
+        self.addAction(self.actions["library"])
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -255,6 +261,8 @@ class MainWindow(QMainWindow):
                     "previous_tab", None, "side_panel",
                     *(f"panel_{p.title.lower()}" for p in self.all_panels), None, "fullscreen"):
             view.addSeparator() if key is None else view.addAction(act[key])
+        view.addSeparator()
+        view.addAction(act["library"])
         analyse = bar.addMenu("&Analyse")
         for key in ("run_entities", "ask", "summarize", "sentiment", None, "cancel_analysis", None,
                     "models"):

@@ -192,8 +192,12 @@ class JobManager(QObject):
         # Engine analyses run one at a time: pipelines share tokenizers, the sentence
         # splitter and caches that are not made for concurrent calls, and ONNX Runtime already
         # uses every core for one run. Opening files and downloads go on beside them.
-        self.pools = {"analysis": QThreadPool(self), "io": QThreadPool(self)}
-        self.pools["analysis"].setMaxThreadCount(1)
+        # The Library's lanes: its reads (search, ask, listings) one at a time on one connection,
+        # and its long updates on their own thread, so a search never waits for indexing.
+        self.pools = {"analysis": QThreadPool(self), "io": QThreadPool(self),
+                      "library": QThreadPool(self), "indexing": QThreadPool(self)}
+        for lane in ("analysis", "library", "indexing"):
+            self.pools[lane].setMaxThreadCount(1)
         self.pools["io"].setMaxThreadCount(io_threads)
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
@@ -207,7 +211,8 @@ class JobManager(QObject):
     def submit(self, title: str, work: Work, *, on_success=None, on_error=None, on_cancel=None,
                owner: object = None, cancellable: bool = True, visible: bool = True,
                lane: str = "io") -> Job:
-        """Run `work(progress, cancel)` on a pool thread; `lane` is "analysis" or "io"."""
+        """Run `work(progress, cancel)` on a pool thread; `lane` is "analysis", "io",
+        "library" or "indexing"."""
         job = Job(next(self._ids), title, work, on_success, on_error, on_cancel, owner,
                   cancellable, visible)
         self._jobs[job.id] = job

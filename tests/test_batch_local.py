@@ -241,6 +241,7 @@ def test_cluster_without_ray_says_how_to_get_it(folder, tmp_path, monkeypatch, c
 @pytest.mark.parametrize("argv, code, words", [
     (["--task", "poetry"], 2, "Unknown task"),
     (["--task", "qa"], 2, "--question"),
+    (["--task", "classify"], 2, "albert-lens analyze"),
     (["--workers", "0"], 2, "--workers"),
     (["--model", "/no/such/model", "--task", "ner"], 1, "No model"),
 ])

@@ -103,7 +103,7 @@ def _fail(err, message: str, code: int) -> int:
 
 
 def settings_from(args) -> object:
-    from engine.batch.settings import BatchSettings
+    from engine.batch.settings import BATCH_TASKS, BatchSettings
     from engine.cli import _task_short
     from engine.tasks.registry import TASKS, task_spec
 
@@ -113,12 +113,16 @@ def settings_from(args) -> object:
     wanted: set[str] = set()
     for name in names:
         if name == "all":
-            wanted |= {s.short for s in TASKS if s.short != "qa" or args.question}
+            wanted |= {t for t in BATCH_TASKS if t != "qa" or args.question}
             continue
         try:
-            wanted.add(task_spec(name).short)
+            short = task_spec(name).short
         except ValueError as exc:
             raise BatchUsageError(str(exc)) from None
+        if short not in BATCH_TASKS:
+            raise BatchUsageError(f"--task {name}: batch rows hold {', '.join(BATCH_TASKS)}; "
+                                  f"use albert-lens analyze for {short}")
+        wanted.add(short)
     if "qa" in wanted and not args.question:
         raise BatchUsageError("--task qa needs a question: add --question \"...\"")
     tasks = tuple(s.short for s in TASKS if s.short in wanted)

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from engine.tasks.registry import task_spec
 
-# The tasks `batch` runs, by their --task names (engine/tasks/registry.py).
+# The tasks whose results a row holds, by their --task names (engine/tasks/registry.py), and
+# the ones run when --task is not given.
+BATCH_TASKS = ("ner", "sentiment", "summary", "qa")
 DEFAULT_TASKS = ("ner", "sentiment", "summary")
 
 

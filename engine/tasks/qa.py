@@ -73,7 +73,7 @@ from engine.tasks._common import (
     text_and_paragraphs,
     trim,
 )
-from engine.tasks.results import Answer
+from engine.tasks.results import Answer, Attribution
 from engine.tasks.retrieval import PassageIndex, passage_index
 from engine.tasks.sentences import split_sentences
 
@@ -213,6 +213,71 @@ class QuestionAnsweringPipeline(TaskPipeline):
         answers = self._decode(reading, toks, windows, outputs, opts)
         return with_contexts(text, paragraphs, answers)
 
+    def explain(self, question: str, context, answer, *, progress: Progress = None,
+                cancel: Cancel = None) -> list[Attribution]:
+        """One `Attribution` per sentence of the passage (`engine.tasks.sentences`): the
+        answer span's score on the whole passage minus its score with that sentence's tokens
+        deleted from the context ids (the question, the specials and the other sentences stay;
+        removing the sentence that holds the answer takes the answer away: its whole score).
+        The score is the span's ``exp(s_i + e_j) / Z`` over every candidate span of the window
+        (and "no answer" when allowed), as `Answer.score` for a one-window passage without
+        merged duplicates. `answer` is an `Answer` or a (start, end) pair. The passage must fit
+        one window next to the question (`InputTooLongError` otherwise)."""
+        from engine.tasks.explain import check_fits, without, word_tokens
+
+        opts = self.options
+        if opts.max_seq_len > self.model.max_length:
+            opts = replace(opts, max_seq_len=self.model.max_length)
+        a, b = (answer.start, answer.end) if hasattr(answer, "start") else map(int, answer)
+        if getattr(answer, "no_answer", False) or b <= a:
+            raise ValueError("There is no answer span to explain.")
+        reading = self._read(context, cancel, opts)
+        q = fold_text(question).text if opts.fold_lookalikes else question
+        q_ids = self.tokenizer.tokenize_with_offsets(q)[0][: opts.max_question_len]
+        ids, _, offsets = self.tokenizer.tokenize_with_offsets(reading.text)
+        check_fits(len(ids), opts.max_seq_len - len(q_ids) - 3, "passage")
+        starts, ends = [s for s, _ in offsets], [e for _, e in offsets]
+        inside = [k for k in range(len(ids)) if a <= starts[k] and ends[k] <= b
+                  and starts[k] < ends[k]]
+        if not inside:
+            raise ValueError(f"The answer span {a}:{b} covers no token of the passage.")
+        i, j = inside[0], inside[-1]
+        sentences = split_sentences(reading.text, reading.paragraphs)
+        groups = word_tokens(sentences, starts, ends)
+        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        head = [cls, *q_ids, sep]
+        runs = [(list(ids), i, j)]
+        for g in groups:
+            if g and not (g[0] <= j and i <= g[-1]):
+                shift = sum(1 for k in g if k < i)
+                runs.append((without(ids, g), i - shift, j - shift))
+        seqs = [_Ids([*head, *c, sep], [0] * len(head) + [1] * (len(c) + 1)) for c, _, _ in runs]
+        outs = self.model.run_sequences(seqs, outputs=["start_logits", "end_logits"],
+                                        max_batch_tokens=self.max_batch_tokens,
+                                        progress=progress, cancel=cancel)
+        scores = []
+        for (c, ii, jj), out in zip(runs, outs):
+            st = np.asarray(out["start_logits"], dtype=np.float64)
+            en = np.asarray(out["end_logits"], dtype=np.float64)
+            c0, m = len(head), len(c)
+            band = band_scores(st[c0:c0 + m], en[c0:c0 + m], opts.max_answer_len)
+            terms = [logsumexp(band[np.isfinite(band)])]
+            if opts.allow_no_answer:
+                terms.append(float(st[0] + en[0]))
+            raw = float(st[c0 + ii] + en[c0 + jj])
+            scores.append(float(np.exp(raw - logsumexp(np.asarray(terms)))))
+        full, v, result = scores[0], 1, []
+        for (sa, sb), g in zip(sentences, groups):
+            if not g:
+                weight = 0.0
+            elif g[0] <= j and i <= g[-1]:
+                weight = full
+            else:
+                weight = full - scores[v]
+                v += 1
+            result.append(Attribution(sa, sb, reading.span(sa, sb), weight))
+        return result
+
     def _retrieved_ranges(self, index: PassageIndex, toks: ContextTokens, question: str,
                           width: int, opts: QAOptions) -> list[tuple[int, int]]:
         """Token ranges of the best passages for the question, neighbours merged."""
@@ -312,6 +377,12 @@ def with_contexts(text: str, paragraphs: list[tuple[int, int]] | None,
         out.append(replace(answer, context_start=min(ranges[first][0], answer.start),
                            context_end=max(ranges[last][1], answer.end)))
     return out
+
+
+@dataclass(frozen=True)
+class _Ids:
+    ids: list[int]
+    type_ids: list[int]
 
 
 def band_scores(start: np.ndarray, end: np.ndarray, max_answer_len: int) -> np.ndarray:

@@ -31,7 +31,7 @@ from engine.tasks._common import (
     softmax,
 )
 from engine.tasks.labels import polarity
-from engine.tasks.results import SentenceSentiment, Sentiment
+from engine.tasks.results import Attribution, SentenceSentiment, Sentiment
 from engine.tasks.sentences import split_sentences
 
 TASK = "sentiment"
@@ -126,6 +126,43 @@ class TextClassificationPipeline(TaskPipeline):
         label, scores = self.labels[k], self._scores(doc)
         return Sentiment(label, float(doc[k]), scores, per_sentence,
                          polarity(label, float(doc[k]), scores))
+
+    def explain(self, text, label: str | None = None, *, progress: Progress = None,
+                cancel: Cancel = None) -> list[Attribution]:
+        """One `Attribution` per word of `text` (a run of non-space characters): the
+        probability of `label` (default: the top one) on the whole text minus that probability
+        with the word's tokens deleted from the input ids (`[CLS]`, the other words' tokens and
+        `[SEP]` stay). All the variants run as one batch. The text must fit one window
+        (`max_length` tokens with the specials; else `InputTooLongError`: explain a sentence)."""
+        from engine.tasks.explain import check_fits, without, word_spans, word_tokens
+
+        reading = self._read(text, cancel)
+        tok = self.tokenizer
+        ids, _, offsets = tok.tokenize_with_offsets(reading.text)
+        check_fits(len(ids), self.options.max_length - 2)
+        words = word_spans(reading.text)
+        groups = word_tokens(words, [s for s, _ in offsets], [e for _, e in offsets])
+        cls, sep = tok.cls_token_id, tok.sep_token_id
+        variants = [[cls, *ids, sep]] + [[cls, *without(ids, g), sep] for g in groups if g]
+        outs = self.model.run_sequences(variants, outputs=["logits"],
+                                        max_batch_tokens=self.max_batch_tokens,
+                                        progress=progress, cancel=cancel)
+        probs = [self._probabilities(o["logits"]) for o in outs]
+        if label is None:
+            k = int(np.argmax(probs[0]))
+        elif label in self.labels:
+            k = self.labels.index(label)
+        else:
+            raise ValueError(f"{label!r} is not one of the model's labels: "
+                             f"{', '.join(self.labels)}")
+        out, v = [], 1
+        for (a, b), g in zip(words, groups):
+            weight = 0.0
+            if g:
+                weight = float(probs[0][k] - probs[v][k])
+                v += 1
+            out.append(Attribution(a, b, reading.span(a, b), weight))
+        return out
 
     @property
     def function(self) -> str:

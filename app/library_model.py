@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.library_watcher import FolderWatcher, folders_to_watch
 from app.workers import Job, JobManager
+from engine.errors import LibraryBusyError
 from engine.library import (
     DocumentInfo,
     EntityInfo,
@@ -27,14 +28,21 @@ from engine.library import (
     Library,
     LibraryAnswer,
     LibraryStatus,
+    PendingStage,
     UpdateProgress,
     UpdateReport,
     library_path,
 )
+from engine.library.indexer import STAGES
 
 # While an update runs, the listing is read again at most this often.
 RELIST_MS = 700
 PAUSE_POLL_S = 0.05
+# A model stage estimated to take longer than this (a new model re-reading every document)
+# waits until the person agrees; the rest of the update goes on without it.
+LONG_RERUN_S = 120.0
+# Another process (albert-lens library update) holds the library: try again after this.
+BUSY_RETRY_MS = 30_000
 
 
 @dataclass
@@ -55,6 +63,8 @@ class LibraryModel(QObject):
     update_finished = Signal(object)  # UpdateReport, or None when cancelled or failed
     paused_changed = Signal(bool)
     failed = Signal(str, object)  # a title and the exception, for the window's error box
+    notice = Signal(str)  # a line about the library's state that needs no dialog ("" clears)
+    long_stages = Signal(object)  # [PendingStage] held back until the person agrees
 
     def __init__(self, jobs: JobManager, device: str = "auto",
                  name_or_path: str | Path | None = None, parent: QObject | None = None) -> None:
@@ -73,6 +83,8 @@ class LibraryModel(QObject):
         self._refreshing: Job | None = None
         self._refresh_again = False
         self._then: list[Callable[[], None]] = []  # run once the running update has ended
+        self.held_back: list[PendingStage] = []
+        self._declined = False  # "Not now": long stages wait for the next start of the app
         self.watcher = FolderWatcher(self)
         self.watcher.changed.connect(self.update)
         self._relist = QTimer(self)
@@ -163,15 +175,22 @@ class LibraryModel(QObject):
     def paused(self) -> bool:
         return self._paused.is_set()
 
-    def update(self) -> Job | None:
-        """Bring the index up to date in the background; during an update, once more after it."""
+    def update(self, agreed: bool = False) -> Job | None:
+        """Bring the index up to date in the background; during an update, once more after it.
+        A model stage estimated to take more than LONG_RERUN_S runs only when `agreed`."""
         if self.update_job is not None:
             self._again = True
             return None
         paused = self._paused
+        ask = not agreed
 
-        def work(progress, cancel) -> tuple[UpdateReport, list[str]]:
+        def work(progress, cancel) -> tuple[UpdateReport, list[str], list[PendingStage]]:
             lib = self._open(self._writers)
+            held: list[PendingStage] = []
+            if ask:
+                held = [p for p in lib.pending() if p.documents and p.seconds is not None
+                        and p.seconds > LONG_RERUN_S]
+            stages = tuple(s for s in STAGES if s not in {p.stage for p in held})
 
             def tell(p: UpdateProgress) -> None:
                 self.progress.emit(p)
@@ -184,9 +203,9 @@ class LibraryModel(QObject):
                     time.sleep(PAUSE_POLL_S)
                 return cancel()
 
-            report = lib.update(progress=tell, cancel=stop)
+            report = lib.update(progress=tell, cancel=stop, stages=stages)
             return report, folders_to_watch([(f.path, f.recursive)
-                                             for f in lib.folder_status()])
+                                             for f in lib.folder_status()]), held
 
         self.update_job = self.jobs.submit(
             "Updating the library", work, on_success=self._updated,
@@ -228,9 +247,14 @@ class LibraryModel(QObject):
             self._again = False
             self.update()
 
-    def _updated(self, result: tuple[UpdateReport, list[str]]) -> None:
-        report, folders = result
+    def _updated(self, result: tuple[UpdateReport, list[str], list[PendingStage]]) -> None:
+        report, folders, held = result
         self.watcher.watch(folders)
+        self.notice.emit("")
+        if held != self.held_back:
+            self.held_back = held
+            if not self._declined or not held:
+                self.long_stages.emit(held)
         if report.cancelled:
             self._ended(None)
         else:
@@ -239,7 +263,25 @@ class LibraryModel(QObject):
     def _update_failed(self, error: BaseException) -> None:
         self._again = False
         self._ended(None)
-        self.failed.emit("Cannot update the library", error)
+        if isinstance(error, LibraryBusyError):
+            # Not a failure: the other process's update will be seen; ours comes later.
+            self.notice.emit(" ".join(str(error).split()))
+            QTimer.singleShot(BUSY_RETRY_MS, self, self.update)
+        else:
+            self.failed.emit("Cannot update the library", error)
+
+    def run_held_back(self) -> Job | None:
+        """The person agreed: run the long stages now."""
+        self.held_back = []
+        self.long_stages.emit([])
+        if self.update_job is not None:
+            self._then.append(lambda: self.update(agreed=True))
+            return None
+        return self.update(agreed=True)
+
+    def decline_held_back(self) -> None:
+        self._declined = True
+        self.long_stages.emit([])
 
     def _update_cancelled(self) -> None:
         self._ended(None)

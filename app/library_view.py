@@ -7,7 +7,6 @@ mention opens the document there with the span marked (`DocumentOpener`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,13 +15,11 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QTabWidget,
-    QTreeWidget,
     QTreeWidgetItem,
     QWidget,
 )
@@ -32,29 +29,15 @@ from app.library_entities import EntityBrowser
 from app.library_model import LibraryModel
 from app.library_open import DocumentOpener
 from app.library_results import ResultList, Target, answer_row, hit_row
+from app.library_tree import PATH_ROLE, FolderTree
 from app.text_format import as_rich_text
 from app.workers import Job, JobManager
 from engine.errors import AlbertLensError
-from engine.library import DocumentInfo, UpdateProgress, UpdateReport
+from engine.library import UpdateProgress, UpdateReport
 
+STAGE_NAMES = {"embeddings": "Meaning search (embeddings)", "entities": "Entities"}
 STAGE_WORDS = {"scan": "Looking for changes", "passages": "Indexing",
                "embeddings": "Embedding", "entities": "Finding entities in"}
-PATH_ROLE = Qt.ItemDataRole.UserRole
-DETAIL_ROLE = Qt.ItemDataRole.UserRole + 1  # the whole status: stages, or why it failed
-
-
-def document_status(doc: DocumentInfo) -> str:
-    """"indexed (keywords, meaning)", "failed: <the loader's reason>"."""
-    if doc.status == "failed":
-        return f"failed: {doc.error or 'unknown reason'}"
-    done = ["keywords"]
-    if doc.stages.get("embeddings"):
-        done.append("meaning")
-    if doc.stages.get("entities"):
-        done.append("entities")
-    return f"{doc.status} ({', '.join(done)})"
-
-
 def size_text(n: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
@@ -63,9 +46,20 @@ def size_text(n: int) -> str:
     return ""
 
 
-def _under(path: str, folder: str, recursive: bool) -> bool:
-    parent = os.path.dirname(path)
-    return parent == folder or (recursive and parent.startswith(folder.rstrip(os.sep) + os.sep))
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def long_stages_text(stages) -> str:
+    """What a long re-run would do, for the person to agree to."""
+    parts = [f"{STAGE_NAMES.get(p.stage, p.stage)} with {p.model}: {p.documents:,} documents, "
+             f"about {duration(p.seconds or 0)}" for p in stages]
+    return ("A model changed, so these documents need reading again: " + "; ".join(parts)
+            + ". The current results stay searchable until the new ones are complete.")
 
 
 def _plain_label(parent: QWidget, name: str) -> QLabel:
@@ -87,6 +81,18 @@ class LibraryView(QWidget):
         self.setAccessibleName("Library")
 
         self.summary = _plain_label(self, "Library summary")
+        self.notice = _plain_label(self, "Library notice")
+        self.notice.hide()
+        self.question = _plain_label(self, "Long re-run waiting")
+        self.run_now = QPushButton("Run Now", self)
+        self.run_now.clicked.connect(model.run_held_back)
+        self.not_now = QPushButton("Not Now", self)
+        self.not_now.setToolTip("Keep the current results; asked again at the next start")
+        self.not_now.clicked.connect(model.decline_held_back)
+        self.question_box = QWidget(self)
+        column(self.question_box, self.question, row(1, self.run_now, self.not_now)
+               ).setContentsMargins(0, 0, 0, 0)
+        self.question_box.hide()
         self.add_button = QPushButton("Add Folder…", self)
         self.add_button.setAccessibleName("Add a folder to the library")
         self.add_button.clicked.connect(self.ask_add_folder)
@@ -114,14 +120,7 @@ class LibraryView(QWidget):
                ).setContentsMargins(0, 0, 0, 0)
         self.progress_box.hide()
 
-        self.tree = QTreeWidget(self)
-        self.tree.setAccessibleName("Folders and documents")
-        self.tree.setHeaderLabels(["Document", "Status"])
-        self.tree.setUniformRowHeights(True)
-        header = self.tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree = FolderTree(self)
         self.tree.itemActivated.connect(self._tree_activated)
         self.tree.currentItemChanged.connect(lambda *_: self._selection_changed())
         self.details = _plain_label(self, "The selected document's status")
@@ -158,7 +157,8 @@ class LibraryView(QWidget):
 
         column(self, self.summary,
                row(self.add_button, self.remove_button, self.update_button, 1),
-               self.progress_box, (self.tabs, 1)).setContentsMargins(8, 6, 8, 6)
+               self.notice, self.question_box, self.progress_box, (self.tabs, 1)
+               ).setContentsMargins(8, 6, 8, 6)
 
         self._searches = 0
         self._questions = 0
@@ -168,6 +168,8 @@ class LibraryView(QWidget):
         model.update_finished.connect(self._finished)
         model.paused_changed.connect(self._paused)
         model.failed.connect(show_error)
+        model.notice.connect(self._notice_line)
+        model.long_stages.connect(self._ask_long)
         self.show_listing()
 
     def _page(self, *items) -> QWidget:
@@ -183,10 +185,7 @@ class LibraryView(QWidget):
             self.model.add_folder(folder)
 
     def selected_folder(self) -> str | None:
-        item = self.tree.currentItem()
-        while item is not None and item.parent() is not None:
-            item = item.parent()
-        return item.data(0, PATH_ROLE) if item is not None else None
+        return self.tree.selected_folder()
 
     def remove_selected(self) -> None:
         folder = self.selected_folder()
@@ -194,9 +193,7 @@ class LibraryView(QWidget):
             self.model.remove_folder(folder)
 
     def _selection_changed(self) -> None:
-        item = self.tree.currentItem()
-        state = item.data(0, DETAIL_ROLE) if item is not None else None
-        self.details.setText(f"{item.text(0)}: {state}" if state else "")
+        self.details.setText(self.tree.details())
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -215,64 +212,14 @@ class LibraryView(QWidget):
                 f"{len(listing.folders):,} folder{'s' if len(listing.folders) != 1 else ''} · "
                 f"{status.documents:,} documents · {status.indexed['passages']:,} indexed"
                 f"{failed} · {size_text(status.disk_bytes)}")
-        selected = self.selected_folder()
-        open_folders = {self.tree.topLevelItem(i).data(0, PATH_ROLE)
-                        for i in range(self.tree.topLevelItemCount())
-                        if self.tree.topLevelItem(i).isExpanded()}
-        self.tree.clear()
         current = self.model.current
         in_hand = current.path if current is not None and current.stage != "scan" else None
-        for folder in listing.folders:
-            name = f"{Path(folder.path).name or folder.path} ({folder.documents:,})"
-            top = QTreeWidgetItem(self.tree, [name, self.folder_counts(folder)])
-            top.setData(0, PATH_ROLE, folder.path)
-            top.setData(0, DETAIL_ROLE, f"{folder.path}, {folder.documents:,} documents, "
-                        f"{self.folder_counts(folder)}")
-            top.setToolTip(0, as_rich_text(folder.path))
-            mine = [d for d in listing.documents if _under(d.path, folder.path, folder.recursive)]
-            paths = set()
-            for doc in mine:
-                paths.add(doc.path)
-                state = "in progress" if doc.path == in_hand else document_status(doc)
-                self._document_item(top, folder.path, doc.path, doc.title, state,
-                                    doc.status == "failed")
-            if in_hand is not None and in_hand not in paths and \
-                    _under(in_hand, folder.path, folder.recursive):
-                self._document_item(top, folder.path, in_hand, None, "in progress", False)
-            top.setExpanded(folder.path in open_folders or len(listing.folders) == 1
-                            or not open_folders)
-            if folder.path == selected:
-                self.tree.setCurrentItem(top)
+        self.tree.show_listing(listing, in_hand)
+        self.details.setText(self.tree.details())
         self._update_buttons()
 
-    @staticmethod
-    def folder_counts(folder) -> str:
-        failed = f", {folder.failed:,} failed" if folder.failed else ""
-        return f"{folder.indexed:,} indexed{failed}"
-
-    def _document_item(self, top: QTreeWidgetItem, folder: str, path: str, title: str | None,
-                       state: str, failed: bool) -> QTreeWidgetItem:
-        name = os.path.relpath(path, folder)
-        label = f"{title} ({name})" if title and title != Path(path).stem else name
-        item = QTreeWidgetItem(top, [label, state.split(" ")[0].rstrip(":")
-                                     if not state.startswith("in progress") else state])
-        item.setData(0, PATH_ROLE, path)
-        item.setData(0, DETAIL_ROLE, state)
-        item.setToolTip(0, as_rich_text(path))
-        item.setToolTip(1, as_rich_text(state))
-        if failed:
-            item.setForeground(1, Qt.GlobalColor.darkRed)
-        return item
-
     def document_rows(self) -> dict[str, tuple[str, str]]:
-        """{path: (status column, whole status)} of every document row."""
-        out = {}
-        for i in range(self.tree.topLevelItemCount()):
-            top = self.tree.topLevelItem(i)
-            for j in range(top.childCount()):
-                child = top.child(j)
-                out[child.data(0, PATH_ROLE)] = (child.text(1), child.data(0, DETAIL_ROLE))
-        return out
+        return self.tree.document_rows()
 
     def _tree_activated(self, item: QTreeWidgetItem, _column: int) -> None:
         if item.parent() is not None:
@@ -312,6 +259,15 @@ class LibraryView(QWidget):
             return
         skipped = [f"{stage}: {why}" for stage, why in report.skipped.items()]
         self.summary.setToolTip(as_rich_text("\n".join(skipped)) if skipped else "")
+
+    def _notice_line(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def _ask_long(self, stages) -> None:
+        self.question_box.setVisible(bool(stages))
+        if stages:
+            self.question.setText(long_stages_text(stages))
 
     # --- search and ask --------------------------------------------------------------------------
     def _tab_changed(self, index: int) -> None:

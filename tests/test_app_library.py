@@ -167,7 +167,11 @@ def test_the_watcher_picks_up_a_new_file_and_a_new_subfolder(qtbot, win, tmp_pat
     assert str(files["beta"].parent) in model.watcher.watched()
     new = files["beta"].parent / "gamma.txt"
     new.write_text("The wombatine choir sings on Fridays.\n", encoding="utf-8")
+    before = dict(view.tree._documents[str(tmp_path / "docs")])
     qtbot.waitUntil(lambda: str(new) in view.document_rows(), timeout=15000)
+    # Rows are kept and changed in place, not the tree rebuilt.
+    after = view.tree._documents[str(tmp_path / "docs")]
+    assert all(after[path] is item for path, item in before.items())
     assert view.document_rows()[str(new)][0] == "indexed"
     deeper = tmp_path / "docs" / "later"
     deeper.mkdir()
@@ -209,6 +213,9 @@ def test_cancel_stops_indexing_off_the_ui_thread(qtbot, win, tmp_path, slow_load
     # The UI thread went on meanwhile: the progress it shows came through its event loop.
     assert view.progress_box.isVisible() and view.progress_bar.maximum() == 40
     assert view.progress_bar.value() >= 2
+    # The document in hand is listed as in progress.
+    qtbot.waitUntil(lambda: any(short == "in progress"
+                                for short, _ in view.document_rows().values()), timeout=10000)
     qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not model.updating and model._refreshing is None, timeout=10000)
     assert not view.progress_box.isVisible()
@@ -322,3 +329,51 @@ def test_view_menu_shows_the_library(qtbot, home):
     assert dict(w.shortcut_rows())["Library"] == "Ctrl+Shift+L"
     # No library is created until a folder is added.
     assert not w.library.model.location.exists()
+
+
+def test_another_process_updating_is_a_notice_not_an_error(qtbot, win, tmp_path):
+    from filelock import FileLock
+
+    write_corpus(tmp_path / "docs")
+    view, model = win.library.view, win.library.model
+    model.add_folder(tmp_path / "docs")
+    wait_indexed(qtbot, model, 4)
+    lock = FileLock(str(model.location) + ".lock")
+    lock.acquire()
+    try:
+        with engine.open_library(model.location) as lib, \
+                pytest.raises(engine.errors.LibraryBusyError) as busy:
+            lib.update()
+        model.update()
+        qtbot.waitUntil(lambda: view.notice.isVisible(), timeout=10000)
+    finally:
+        lock.release()
+    assert view.notice.text() == " ".join(str(busy.value).split())
+    assert not win.error_log
+
+
+def test_a_long_rerun_waits_until_the_person_agrees(qtbot, win, tmp_path, monkeypatch):
+    from engine.library import Library, PendingStage
+
+    write_corpus(tmp_path / "docs")
+    view, model = win.library.view, win.library.model
+    long = PendingStage("entities", "ner-model@v2", 3, 40, 900.0)
+    monkeypatch.setattr(Library, "pending", lambda self: [
+        PendingStage("embeddings", "emb@v1", 3, 40, 5.0), long])
+    runs = []
+    real = Library.update
+
+    def update(self, progress=None, cancel=None, wait=0, stages=("passages",)):
+        runs.append(tuple(stages))
+        return real(self, progress=progress, cancel=cancel, wait=wait, stages=stages)
+
+    monkeypatch.setattr(Library, "update", update)
+    model.add_folder(tmp_path / "docs")
+    qtbot.waitUntil(lambda: view.question_box.isVisible(), timeout=10000)
+    assert runs == [("passages", "embeddings")]
+    assert "Entities with ner-model@v2: 3 documents, about 15 min" in view.question.text()
+    wait_indexed(qtbot, model, 4)
+    qtbot.mouseClick(view.run_now, Qt.MouseButton.LeftButton)
+    assert not view.question_box.isVisible()
+    qtbot.waitUntil(lambda: len(runs) == 2 and not model.updating, timeout=10000)
+    assert runs[1] == ("passages", "embeddings", "entities")

@@ -377,3 +377,32 @@ def test_a_long_rerun_waits_until_the_person_agrees(qtbot, win, tmp_path, monkey
     assert not view.question_box.isVisible()
     qtbot.waitUntil(lambda: len(runs) == 2 and not model.updating, timeout=10000)
     assert runs[1] == ("passages", "embeddings", "entities")
+
+
+def test_answers_list_title_and_page_and_open_with_their_sentence(qtbot, win, tmp_path,
+                                                                   monkeypatch):
+    from engine.library import Library, LibraryAnswer
+
+    files = write_corpus(tmp_path / "docs")
+    view, model = win.library.view, win.library.model
+    model.add_folder(tmp_path / "docs")
+    wait_indexed(qtbot, model, 4)
+    paper = engine.load_document(files["paper"])
+    sentence = "The capybara census counted 4200 animals."
+    c0 = paper.text.index(sentence)
+    a0 = paper.text.index("4200")
+    # What the QA model would read out of the library (none is installed here).
+    answer = LibraryAnswer(str(files["paper"]), 2, a0, a0 + 4, "4200", 0.87,
+                           c0, c0 + len(sentence), False, paper.title)
+    monkeypatch.setattr(Library, "ask", lambda self, q, top_k=3: [answer])
+    view.ask("How many capybaras?")
+    qtbot.waitUntil(lambda: bool(view.answers.targets()), timeout=10000)
+    assert view.answers.item(0).text() == f"4200  ·  87%\n{paper.title} · page 2"
+    click_row(qtbot, view.answers, 0)
+    qtbot.waitUntil(lambda: session_for(win, files["paper"]) is not None, timeout=10000)
+    session = session_for(win, files["paper"])
+    qtbot.waitUntil(lambda: bool(session.view.highlights("answer")), timeout=5000)
+    [mark] = session.view.highlights("answer")
+    [context] = session.view.highlights("answer-context")
+    assert paper.text[mark.start:mark.end] == "4200"
+    assert paper.text[context.start:context.end] == sentence

@@ -122,6 +122,16 @@ def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--sentences", type=int, default=3, metavar="N",
                    help="summary length in sentences (default 3)")
     p.add_argument("--ratio", type=float, help="summary length as a share of the sentences")
+    p.add_argument("--labels", metavar="A,B,C",
+                   help="classify: the labels to sort the document into, comma-separated")
+    p.add_argument("--multi-label", action="store_true",
+                   help="classify: score each label on its own (several may apply)")
+    p.add_argument("--hypothesis-template", metavar="TEMPLATE",
+                   help="classify: the sentence each label becomes (default \"This example is "
+                        "{}.\")")
+    p.add_argument("--explain", action="store_true",
+                   help="add word weights (leave-one-out) for each sentiment sentence, each "
+                        "classified paragraph and each answer's paragraph")
     p.add_argument("--keep-lookalikes", action="store_true",
                    help="let the models read words written with look-alike letters of other "
                         "scripts (\"AᏞBERT\") as written, instead of as the words they spell")
@@ -260,9 +270,12 @@ def describe_error(exc: BaseException) -> str:
 def _task_list(args) -> list[str]:
     if args.task == "all":
         return [spec.short for spec in TASKS
-                if spec.name != "question-answering" or args.question]
+                if (spec.name != "question-answering" or args.question)
+                and (spec.short != "classify" or args.labels)]
     if args.task == "qa" and not args.question:
         raise UsageError("--task qa needs a question: add --question \"...\"")
+    if args.task == "classify" and not (args.labels or "").strip(" ,"):
+        raise UsageError("--task classify needs labels: add --labels \"invoice,contract,...\"")
     return [args.task]
 
 
@@ -380,6 +393,8 @@ def analyze(args, err) -> tuple[dict | None, int]:
     report = results_report(
         document, entities=results.get("ner"), questions=results.get("qa"),
         summary=results.get("summary"), sentiment=results.get("sentiment"), tasks=info,
+        classification=results.get("classify"),
+        explanations=_explanations(pipes, results, document) if args.explain else None,
         device=device, include_text=args.include_text,
         lookalikes=engine.fold_lookalikes(document.text), folding=not args.keep_lookalikes,
     )
@@ -395,6 +410,8 @@ def _run_task(task: str, pipe, document, args, status):
     if task == "summary":
         options = {"ratio": args.ratio} if args.ratio else {"max_sentences": args.sentences}
         return pipe(document, progress=status.bar("summary"), **options)
+    if task == "classify":
+        return pipe(document, args.labels, progress=status.bar("classify"))
     return [(question, pipe(question, document, top_k=args.top_k, progress=status.bar("answer")))
             for question in args.question]
 
@@ -409,7 +426,45 @@ def _pipeline_options(task: str, args) -> dict:
         return {"aggregation": args.aggregation}
     if task == "qa":
         return {"thorough": args.thorough, "top_k": args.top_k}
+    if task == "classify":
+        template = {"hypothesis_template": args.hypothesis_template} \
+            if args.hypothesis_template else {}
+        return {"multi_label": args.multi_label, **template}
     return {}
+
+
+def _explanations(pipes: dict, results: dict, document) -> dict:
+    """--explain: word weights for each sentiment sentence (its label), each classified
+    paragraph (its top label) and sentence weights for each answer, within its paragraph."""
+    from engine.tasks.explain import explain_parts
+    from engine.tasks.sentences import paragraph_ranges
+
+    text, out = document.text, {}
+    if "sentiment" in results:
+        parts = [(s.start, s.end, s.label, None) for s in results["sentiment"].sentences]
+        out["sentiment"] = explain_parts(pipes["sentiment"].explain, text, parts)
+    if "classify" in results:
+        found, labels = results["classify"], list(results["classify"].labels)
+        zs = pipes["classify"]
+        parts = [(p.start, p.end, p.label, {"labels": labels}) for p in found.parts]
+        out["classify"] = explain_parts(
+            lambda piece, label, labels: zs.explain(piece, labels, label), text, parts)
+    if "qa" in results:
+        paragraphs = [(p.start, p.end) for p in document.paragraphs or []] or \
+            paragraph_ranges(text)
+        parts = []
+        for question, answers in results["qa"]:
+            for answer in answers:
+                if answer.no_answer:
+                    continue
+                a, b = next(((x, y) for x, y in paragraphs if x <= answer.start < y),
+                            (0, len(text)))
+                span = (answer.start - a, min(answer.end, b) - a)
+                parts.append((a, b, answer.text, {"question": question, "span": span}))
+        qa = pipes["qa"]
+        out["qa"] = explain_parts(
+            lambda piece, label, question, span: qa.explain(question, piece, span), text, parts)
+    return out
 
 
 # --- text report ---------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ def results_report(
     include_text: bool = True,
     lookalikes=None,
     folding: bool | None = None,
+    classification=None,
+    explanations: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything known about `document`, in the one results schema.
 
@@ -74,6 +76,8 @@ def results_report(
     - `include_text`: False leaves `document.text` null (the offsets still refer to it).
     - `lookalikes`: `engine.fold_lookalikes(document.text)` when already made (else it is made
       here); `folding`: whether the analyses read those words folded (None: not known).
+    - `classification`: a zero-shot `Classification`; `explanations`: per task short name, the
+      (explained, skipped) pair `engine.tasks.explain.explain_parts` returns.
     """
     text = document.text
     pages = list(getattr(document, "pages", None) or [])
@@ -125,6 +129,25 @@ def results_report(
                  "page": page(s.start)}
                 for s in sentiment.sentences
             ],
+        }
+    if classification is not None:
+        report["classification"] = {
+            "labels": list(classification.labels), "scores": list(classification.scores),
+            "multi_label": classification.multi_label,
+            "parts": [
+                {"start": p.start, "end": p.end, "text": p.text, "labels": list(p.labels),
+                 "scores": list(p.scores), "page": page(p.start)}
+                for p in classification.parts
+            ],
+        }
+    if explanations is not None:
+        report["explanations"] = {
+            "method": "leave-one-out: the label's probability minus its probability with the "
+                      "word (qa: the sentence) removed",
+            "items": [{"task": task, **item} for task, (done, _) in explanations.items()
+                      for item in done],
+            "skipped": [{"task": task, **item} for task, (_, skipped) in explanations.items()
+                        for item in skipped],
         }
     statuses = {name: dict(info) for name, info in (tasks or {}).items()}
     for name in TASK_NAMES:
@@ -226,3 +249,7 @@ def iter_spans(report: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     yield from report.get("summary", {}).get("sentences", [])
     yield from report.get("sentiment", {}).get("sentences", [])
     yield from report.get("lookalikes", {}).get("items", [])
+    yield from report.get("classification", {}).get("parts", [])
+    for item in report.get("explanations", {}).get("items", []):
+        yield item
+        yield from item["attributions"]

@@ -54,3 +54,22 @@ def check_fits(n_tokens: int, room: int, what: str = "text") -> None:
             f"Explanations read the {what} as one model window of at most {room} tokens; this "
             f"{what} has {n_tokens}. Explain a sentence or a paragraph of it instead."
         )
+
+
+def explain_parts(explain, text: str, parts) -> tuple[list[dict], list[dict]]:
+    """Explain pieces of a long text one by one: `parts` are (start, end, label, extra) and
+    `explain(piece, label, **extra)` explains ``text[start:end]``. Returns (explained, skipped):
+    each explained piece with its label and its attributions in offsets into `text`; a piece
+    over the cap is skipped with the reason, so the caller can tell the user."""
+    explained, skipped = [], []
+    for a, b, label, extra in parts:
+        try:
+            found = explain(text[a:b], label, **(extra or {}))
+        except InputTooLongError as exc:
+            skipped.append({"start": a, "end": b, "label": label, "reason": str(exc)})
+            continue
+        explained.append({"start": a, "end": b, "text": text[a:b], "label": label,
+                          "attributions": [
+                              {"start": a + x.start, "end": a + x.end, "text": x.text,
+                               "weight": x.weight} for x in found]})
+    return explained, skipped

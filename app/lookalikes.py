@@ -4,6 +4,7 @@ positions are the document's)."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING
 
 from app.document_view import Highlight
@@ -33,8 +34,14 @@ def scripts_phrase(scripts: tuple[str, ...]) -> str:
 
 
 def lookalike_tooltip(item: Lookalike) -> str:
-    """Plain text (the view escapes tooltips): "AᏞBERT reads as ALBERT — Latin with Cherokee"."""
-    return f"{item.text} reads as {item.folded} — {scripts_phrase(item.scripts)}"
+    """Plain text (the view escapes tooltips), naming the letters that only look Latin, since
+    "AᏞBERT reads as ALBERT" shows two identical words:
+    "AᏞBERT reads as ALBERT — Latin with Cherokee: Ꮮ is CHEROKEE LETTER TLE, not L"."""
+    swaps = dict.fromkeys((a, b) for a, b in zip(item.text, item.folded, strict=True) if a != b)
+    letters = ", ".join(f"{a} is {unicodedata.name(a, f'U+{ord(a):04X}')}, not {b}"
+                        for a, b in list(swaps)[:3])
+    more = " …" if len(swaps) > 3 else ""
+    return f"{item.text} reads as {item.folded} — {scripts_phrase(item.scripts)}: {letters}{more}"
 
 
 def indicator_text(folded: FoldedText) -> str:

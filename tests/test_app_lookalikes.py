@@ -155,15 +155,20 @@ def test_the_tooltip_says_what_a_word_spells_and_which_scripts_it_mixes(qtbot, w
     view = session.view
     cherokee = text.index(f"A{CHEROKEE_L}BERT")
     greek = text.index(f"{GREEK_ALPHA}LBERT")
-    assert view.tooltip_at(cherokee + 2) == \
-        f"A{CHEROKEE_L}BERT reads as ALBERT — Latin with Cherokee"
-    assert view.tooltip_at(greek) == f"{GREEK_ALPHA}LBERT reads as ALBERT — Latin with Greek"
+    assert view.tooltip_at(cherokee + 2) == (
+        f"A{CHEROKEE_L}BERT reads as ALBERT — Latin with Cherokee: {CHEROKEE_L} is CHEROKEE "
+        "LETTER TLE, not L")
+    assert view.tooltip_at(greek) == (
+        f"{GREEK_ALPHA}LBERT reads as ALBERT — Latin with Greek: {GREEK_ALPHA} is GREEK CAPITAL "
+        "LETTER ALPHA, not A")
     assert view.tooltip_at(text.index("plainly")) is None
     # The sample's Cherokee "Ꭲhe".
     garden = open_document(qtbot, window, sample(tmp_path, "garden_faq_minutes"))
     garden.set_lookalikes_shown(True)
     at = garden.document.text.index(CHEROKEE_T + "he")
-    assert garden.view.tooltip_at(at) == f"{CHEROKEE_T}he reads as The — Latin with Cherokee"
+    assert garden.view.tooltip_at(at) == (
+        f"{CHEROKEE_T}he reads as The — Latin with Cherokee: {CHEROKEE_T} is CHEROKEE LETTER I, "
+        "not T")
 
 
 def test_a_shown_tooltip_is_plain_text(qtbot, window, tmp_path):
@@ -182,7 +187,9 @@ def test_a_shown_tooltip_is_plain_text(qtbot, window, tmp_path):
     QApplication.sendEvent(view.viewport(), event)
     qtbot.waitUntil(QToolTip.isVisible, timeout=3000)
     shown = QToolTip.text()
-    assert shown == as_rich_text(f"{CYR_A}LBERT reads as ALBERT — Latin with Cyrillic", wrap=False)
+    assert shown == as_rich_text(
+        f"{CYR_A}LBERT reads as ALBERT — Latin with Cyrillic: {CYR_A} is CYRILLIC CAPITAL LETTER "
+        "A, not A", wrap=False)
     assert "white-space:pre'" in shown  # one line, not wrapped to Qt's narrow width
     QToolTip.hideText()
 

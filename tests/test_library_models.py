@@ -256,3 +256,19 @@ def test_folder_status_and_stored_entities(lib, corpus):
     assert stored, "the tiny NER model finds something in the PDF"
     assert lib.stored_entities(corpus / "scan.pdf") is None
     assert lib.stored_entities(corpus / "nowhere.txt") is None
+
+
+def test_another_connection_sees_new_and_removed_vectors(lib, tmp_path):
+    with engine.open_library(lib.path, device="cpu") as other:
+        assert other.search("xyzzyq", k=500) == []  # nothing embedded yet, no keyword match
+        lib.update()
+        assert len(other.search("xyzzyq", k=500)) == lib.status().passages
+        (tmp_path / "more").mkdir()
+        for i in range(3):
+            (tmp_path / "more" / f"m{i}.txt").write_text(f"Gannets {i} dive.\n", "utf-8")
+        lib.remove_folder(lib.folders()[0])
+        lib.add_folder(tmp_path / "more")
+        lib.update()
+        hits = other.search("xyzzyq", k=500)  # the vectors it had read are all gone
+        assert sorted(h.path for h in hits) == sorted(
+            str(tmp_path / "more" / f"m{i}.txt") for i in range(3))

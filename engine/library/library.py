@@ -355,7 +355,7 @@ class Library:
         ids = self._store.passages_with_both(_entity_ref(a), _entity_ref(b))
         rows = self._store.passages_by_id(ids)
         hits = []
-        for pid in ids:
+        for pid in (i for i in ids if i in rows):
             passage, path, title = rows[pid]
             hits.append(Hit(path, passage.page, passage.start, passage.end, passage.text,
                             float(len(self._store.entities_in(pid))), title))

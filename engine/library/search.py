@@ -88,11 +88,11 @@ class Searcher:
         self.store = store
         self._encoders = encoders
         self._reader = reader
-        self._matrices: dict[str, tuple[tuple, np.ndarray, np.ndarray]] = {}
+        self._matrices: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
 
     def _embeddings(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         # Read once per change of the model's rows: a search then costs one matrix product.
-        version = self.store.embeddings_version(key)
+        version = self.store.embeddings_version()
         cached = self._matrices.get(key)
         if cached is None or cached[0] != version:
             cached = (version, *self.store.embeddings(key))
@@ -127,6 +127,8 @@ class Searcher:
         rows = self.store.passages_by_id([pid for pid, _ in ranked])
         hits = []
         for pid, score in ranked:
+            if pid not in rows:
+                continue  # deleted by another process since it was ranked
             passage, path, title = rows[pid]
             hits.append(Hit(path, passage.page, passage.start, passage.end, passage.text,
                             score, title))
@@ -143,7 +145,10 @@ class Searcher:
         if not ranked:
             return []
         rows = self.store.passages_by_id([pid for pid, _ in ranked])
-        chosen: list[tuple[PassageRow, str, str]] = [rows[pid] for pid, _ in ranked]
+        chosen: list[tuple[PassageRow, str, str]] = [rows[pid] for pid, _ in ranked
+                                                     if pid in rows]
+        if not chosen:
+            return []
         # One context: the model's scores are then one softmax over every passage.
         parts, starts, at = [], [], 0
         for passage, _, _ in chosen:

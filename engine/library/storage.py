@@ -10,10 +10,14 @@ Schema version 1:
 - `folders(path, recursive)`: what the user added.
 - `documents`: one row per file: `path`, `size`, `mtime_ns`, `sha256` (change detection),
   `status` ("indexed" or "failed"), `error` (the loader's one-line reason), `title`, `format`,
-  `pages`, `text` (Document.text, zlib-compressed UTF-8: the later stages read the document
-  as the loader gave it without opening the file again), and per model stage the model key whose rows are complete (`embed_model`,
+  `pages`, and per model stage the model key whose rows are complete (`embed_model`,
   `ner_model`; NULL when the stage has not run on this version of the file).
+- `document_texts(document_id, text)`: Document.text, zlib-compressed UTF-8, so the later
+  stages read the document as the loader gave it without opening the file again (a table of
+  its own: a blob among the documents' columns would make every scan of them read it).
 - `passages(document_id, seq, start, end, page, text)`: `text == Document.text[start:end]`.
+  Ids are never reused (AUTOINCREMENT), so an id another connection holds cannot come to
+  mean another passage.
 - `passage_fts`: FTS5 over each passage's look-alike-folded text (same length as `text`),
   rowid = the passage's id; kept in step by a trigger.
 - `embeddings(passage_id, model, vector)`: float32 little-endian blobs, L2-normalised.
@@ -51,7 +55,7 @@ CREATE TABLE IF NOT EXISTS folders (
     added_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     path TEXT NOT NULL UNIQUE,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
@@ -63,13 +67,16 @@ CREATE TABLE IF NOT EXISTS documents (
     pages INTEGER NOT NULL DEFAULT 0,
     chars INTEGER NOT NULL DEFAULT 0,
     indexed_at REAL NOT NULL,
-    text BLOB,
     embed_model TEXT,
     ner_model TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256);
+CREATE TABLE IF NOT EXISTS document_texts (
+    document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+    text BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS passages (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
     start INTEGER NOT NULL,
@@ -285,14 +292,17 @@ class Store:
         """Store one document and its passages in one transaction, replacing any earlier
         version of the file (its passages, embeddings and entities go with it)."""
         with self.transaction() as db:
-            db.execute("DELETE FROM documents WHERE path = ?", (path,))
+            if db.execute("DELETE FROM documents WHERE path = ?", (path,)).rowcount:
+                _bump_embeddings_version(db)  # its vectors went with it
             cur = db.execute(
                 "INSERT INTO documents(path, size, mtime_ns, sha256, status, error, title, "
-                "format, pages, chars, indexed_at, text) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "format, pages, chars, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (path, size, mtime_ns, sha256, status, error, title, fmt, pages, chars,
-                 time.time(), None if text is None else _pack(text)))
+                 time.time()))
             doc_id = int(cur.lastrowid)
+            if text is not None:
+                db.execute("INSERT INTO document_texts(document_id, text) VALUES (?, ?)",
+                           (doc_id, _pack(text)))
             for seq, p in enumerate(passages):
                 cur = db.execute(
                     'INSERT INTO passages(document_id, seq, start, "end", page, text) '
@@ -303,8 +313,9 @@ class Store:
 
     def document_text(self, document_id: int) -> str | None:
         """The stored Document.text of an indexed document."""
-        rows = self._query("SELECT text FROM documents WHERE id = ?", (document_id,))
-        return _unpack(rows[0][0]) if rows and rows[0][0] is not None else None
+        rows = self._query("SELECT text FROM document_texts WHERE document_id = ?",
+                           (document_id,))
+        return _unpack(rows[0][0]) if rows else None
 
     def touch_document(self, document_id: int, size: int, mtime_ns: int) -> None:
         """The file was saved again with the same content: remember its new size and time."""
@@ -316,7 +327,9 @@ class Store:
                       title: str | None) -> None:
         """The same content under a new path (a rename): its index rows are kept."""
         with self.transaction() as db:
-            db.execute("DELETE FROM documents WHERE path = ? AND id != ?", (path, document_id))
+            if db.execute("DELETE FROM documents WHERE path = ? AND id != ?",
+                          (path, document_id)).rowcount:
+                _bump_embeddings_version(db)
             db.execute("UPDATE documents SET path = ?, size = ?, mtime_ns = ?, title = ? "
                        "WHERE id = ?", (path, size, mtime_ns, title, document_id))
 
@@ -325,6 +338,8 @@ class Store:
         with self.transaction() as db:
             for doc_id in ids:
                 db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+            if ids:
+                _bump_embeddings_version(db)
         return len(ids)
 
     # --- passages --------------------------------------------------------------------------------
@@ -381,6 +396,7 @@ class Store:
                 [(pid, model, np.asarray(v, dtype="<f4").tobytes())
                  for pid, v in vectors.items()])
             db.execute("UPDATE documents SET embed_model = ? WHERE id = ?", (model, document_id))
+            _bump_embeddings_version(db)
 
     def embedding_models(self) -> list[str]:
         return [r[0] for r in self._query(
@@ -465,10 +481,11 @@ class Store:
         return self._query('SELECT label, type, start, "end", text, score FROM entities '
                            'WHERE document_id = ? ORDER BY start, "end"', (document_id,))
 
-    def embeddings_version(self, model: str) -> tuple:
-        """Changes whenever `model`'s embeddings change (a cache key for `embeddings`)."""
-        return tuple(self._query("SELECT COUNT(*), MAX(rowid), TOTAL(passage_id) FROM "
-                                 "embeddings WHERE model = ?", (model,))[0])
+    def embeddings_version(self) -> str:
+        """Changes whenever any embeddings are written or deleted, by any process (a cache key
+        for `embeddings`; reading it costs one row, not a scan of the vectors)."""
+        rows = self._query("SELECT value FROM meta WHERE key = 'embeddings_version'")
+        return rows[0][0] if rows else "0"
 
     def entities_in(self, passage_id: int) -> list[tuple]:
         return self._query('SELECT key, type, start, "end", text FROM entities '
@@ -515,6 +532,11 @@ def _statements(script: str) -> list[str]:
             out.append(joined)
             current = []
     return out
+
+
+def _bump_embeddings_version(db: sqlite3.Connection) -> None:
+    db.execute("INSERT INTO meta(key, value) VALUES ('embeddings_version', '1') "
+               "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
 
 def _pack(text: str) -> bytes:

@@ -53,3 +53,28 @@ def test_a_missing_path_is_a_typed_error(tmp_path):
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(BatchInputError, match="not a regular file"):
         collect([tmp_path / "pipe"])
+
+
+def test_the_batch_names_documents_as_the_library_does():
+    from engine.batch.files import is_candidate as batch_rule
+    from engine.library.scan import is_candidate as library_rule
+
+    for name in ("a.txt", "B.PDF", "c.docx", "d.epub", ".hidden.txt", "~$lock.docx", "e.txt~",
+                 "f.part", "g.png", "h", "#i.md#", "j.md.swp", "k.htm"):
+        assert batch_rule(name) == library_rule(name), name
+
+
+def test_model_identity_is_the_librarys_model_key(tmp_path, monkeypatch, checkpoints):
+    from engine.batch.settings import model_identity
+    from engine.library.indexer import model_key
+    from engine.models import store
+    from engine.models.importer import import_model
+
+    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path))
+    import_model(checkpoints("sequence"), "sentiment", model_id="local/s", convert=False)
+    installed = store.get_installed("local/s")
+    identity = model_identity("sentiment", installed.path)
+    assert f"{identity.id}@{identity.revision}" == model_key(installed)
+    other = model_identity("sentiment", checkpoints("sequence"))
+    assert other.id == str(checkpoints("sequence").resolve())
+    assert other.revision.startswith("sha256:")

@@ -236,6 +236,12 @@ def test_cluster_without_ray_says_how_to_get_it(folder, tmp_path, monkeypatch, c
     assert code == 1 and err.count("\n") == 1
     assert "pip install -e '.[cluster]'" in err
     assert not (tmp_path / "r.parquet").exists()
+    # The desktop bundle leaves Ray out: it says so, and how to get --cluster.
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    code = main(["batch", str(folder[0]), "--out", str(tmp_path / "r.parquet"), "--cluster"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert "bundle leaves out" in err and "'.[cluster]'" in err
 
 
 @pytest.mark.parametrize("argv, code, words", [

@@ -58,8 +58,10 @@ def _spec_list(name: str) -> list[str]:
 def test_spec_parses_and_keeps_dev_and_gpu_stacks_out():
     excludes = set(_spec_list("EXCLUDES"))
     for name in ("torch", "transformers", "tokenizers", "pytest", "hypothesis", "IPython",
-                 "tkinter", "sympy"):
+                 "tkinter", "sympy", "ray"):
         assert name in excludes, name
+    # albert-lens batch writes Parquet in the bundle too.
+    assert not {"pyarrow", "pyarrow.parquet", "pyarrow.lib"} & excludes
     # int8 needs onnxruntime.quantization, which imports these: they must not be excluded.
     for needed in ("onnx", "onnx.reference", "onnxruntime", "onnxruntime.quantization",
                    "onnxruntime.transformers"):

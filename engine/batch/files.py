@@ -13,8 +13,14 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from engine.documents.sniff import EXTENSIONS
 from engine.errors import AlbertLensError
-from engine.library.scan import is_candidate
+
+# The Library's rule for which names are documents (engine/library/scan.py), repeated so a batch
+# does not import the Library's SQLite store (the desktop bundle leaves sqlite3 out).
+_TEMP_PREFIXES = ("~$", ".~lock.", "#")
+_TEMP_SUFFIXES = ("~", ".tmp", ".temp", ".part", ".partial", ".crdownload", ".swp", ".swo",
+                  ".bak", "#")
 
 
 class BatchInputError(AlbertLensError):
@@ -26,6 +32,13 @@ class BatchFile:
     path: str       # absolute
     size: int
     mtime_ns: int
+
+
+def is_candidate(name: str) -> bool:
+    """A file name a folder contributes: a readable format, not hidden, not temporary."""
+    if name.startswith(".") or name.startswith(_TEMP_PREFIXES) or name.endswith(_TEMP_SUFFIXES):
+        return False
+    return os.path.splitext(name)[1].lower() in EXTENSIONS
 
 
 def _matches(path: str, patterns: Iterable[str], root: str | None) -> bool:

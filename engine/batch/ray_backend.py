@@ -33,6 +33,13 @@ def require_ray() -> None:
         import ray
         import ray.data
     except ImportError:
+        import sys
+
+        if getattr(sys, "frozen", False):
+            raise RayMissingError(
+                "--cluster needs Ray, which the desktop bundle leaves out: install Albert Lens "
+                f"with Python and the cluster extra ({INSTALL_HINT} in a checkout); without "
+                "--cluster the batch runs on this machine") from None
         raise RayMissingError(
             "--cluster needs Ray, which is not installed here: "
             f"{INSTALL_HINT} (or pip install 'ray[data]==2.60.0'); without --cluster the batch "

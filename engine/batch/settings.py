@@ -69,10 +69,12 @@ def model_identity(task: str, model_dir: Path) -> ModelIdentity:
 
     installed = read_metadata(Path(model_dir))
     if installed is not None:
-        from engine.library.indexer import model_key
-
-        model_id, _, revision = model_key(installed).partition("@")
-        return ModelIdentity(task, model_id, revision)
+        if installed.revision:
+            return ModelIdentity(task, installed.id, installed.revision)
+        # As engine.library.indexer.model_key (not imported: it brings the Library's SQLite).
+        digest = hashlib.sha256(json.dumps(sorted(
+            (name, info.get("sha256")) for name, info in installed.files.items())).encode())
+        return ModelIdentity(task, installed.id, f"sha256:{digest.hexdigest()[:12]}")
     from engine.runtime.graph_cache import file_sha256
 
     folder = Path(model_dir).resolve()

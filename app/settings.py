@@ -19,7 +19,10 @@ THEMES = ("system", "light", "dark")
 # The app's order of the tasks (panels and Ctrl+1…4, the model manager, the start page): what a
 # reader does first, not the registry's run order. Everything else about a task is the registry's.
 TASK_ORDER = ("ner", "question-answering", "summarization", "sentiment")
-MODEL_KIND_ORDER = tuple(dict.fromkeys(registry.model_kind(t).name for t in TASK_ORDER))
+# Every kind of model the store holds, those of the app's tasks first (a kind whose task has
+# no panel yet is still listed by the model manager).
+MODEL_KIND_ORDER = tuple(dict.fromkeys([*(registry.model_kind(t).name for t in TASK_ORDER),
+                                        *registry.MODEL_KIND_NAMES]))
 DEFAULT_FONT_SIZE = 12
 MIN_FONT_SIZE, MAX_FONT_SIZE = 8, 32
 MAX_RECENT = 10

@@ -30,13 +30,13 @@ def window(qtbot, home):
 def test_first_run_offers_the_standard_pack(qtbot, window):
     qtbot.waitUntil(lambda: window.welcome.models_title.text() != "", timeout=5000)
     pack = engine_models.standard_pack()
-    assert len(pack) == 4
+    assert len(pack) == 5
     size = sum(e.size_mb for e in pack)
     assert "First run" in window.welcome.models_title.text()
     assert window.welcome.pack_button.text() == f"Download the standard pack ({size:.0f} MB)"
     text = window.welcome.models_text.text()
     assert "works without any model" in text and f"about {size:.0f} MB" in text
-    assert text.count("•") == 4
+    assert text.count("•") == 5
     assert window.stack.currentWidget() is window.welcome
 
 
@@ -122,7 +122,7 @@ def test_download_progress_and_cancel(qtbot, home):
     qtbot.waitUntil(lambda: manager.progress.value() > 2000, timeout=10000)
     assert manager.progress.maximum() == 50_000_000 // 1024
     assert manager.cancel_button.isVisible()
-    assert "(1 of 4)" in manager.progress_label.text()
+    assert "(1 of 5)" in manager.progress_label.text()
     assert w.status.job_label.text().startswith("Downloading")
     manager.cancel_button.click()
     wait_idle(qtbot, w, 10000)

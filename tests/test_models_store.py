@@ -45,6 +45,7 @@ def test_catalog_standard_pack_one_per_task():
         "ArBert/albert-base-v2-finetuned-ner",
         "textattack/albert-base-v2-SST-2",
         "sentence-transformers/paraphrase-albert-small-v2",
+        "Alireza1044/albert-base-v2-mnli",
     ]
     ids = {e.id for e in catalog.load_catalog()}
     assert {"Gladiator/albert-large-v2_ner_conll2003", "mfeb/albert-xxlarge-v2-squad2"} <= ids

@@ -7,7 +7,9 @@ Every pipeline call accepts ``progress=callable(done, total)`` and ``cancel=call
 ``text == document_text[start:end]`` with no surrounding whitespace. A `Document` can be passed
 wherever a text is expected (its paragraphs then guide sentences and passages).
 
-Common options: ``backend="onnx"|"torch"``, ``precision="fp32"|"int8"``.
+Common options: ``backend="onnx"|"torch"``, ``precision="fp32"|"int8"``, ``fold_lookalikes=True``
+(the model reads words written with look-alike letters of other scripts, "AᏞBERT", as the words
+they spell; spans keep the text as written, at the same offsets; False reads them as written).
 """
 
 from __future__ import annotations

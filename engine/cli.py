@@ -526,6 +526,23 @@ def text_report(report: dict) -> str:
         lines += ["", f"Summary ({len(sentences)} sentences)"]
         for x in sentences:
             lines.append(f"  - {_one_line(x['text'])}  [{_where(x)}]")
+    if "classification" in report:
+        c = report["classification"]
+        lines += ["", "Classification" + (" (multi-label)" if c["multi_label"] else "") + ": "
+                  + ", ".join(f"{k} {_score(v)}" for k, v in zip(c["labels"], c["scores"]))]
+        for x in c["parts"]:
+            lines.append(f"  {x['labels'][0]} {_score(x['scores'][0])}  "
+                         f"{_one_line(x['text'], 80)}  [{_where(x)}]")
+    if "explanations" in report:
+        e = report["explanations"]
+        lines += ["", (f"Explanations ({len(e['items'])}; weight = the label's probability "
+                       "minus it without the word)")]
+        for item in e["items"]:
+            top = sorted(item["attributions"], key=lambda a: -abs(a["weight"]))[:5]
+            lines.append(f"  {item['task']} {item['label']!r} [{_where(item)}]: " + ", ".join(
+                f"{_one_line(a['text'], 30)} {a['weight']:+.3f}" for a in top))
+        for item in e["skipped"]:
+            lines.append(f"  {item['task']} [{_where(item)}] not explained: {item['reason']}")
     return "\n".join(lines) + "\n"
 
 

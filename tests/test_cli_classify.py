@@ -82,3 +82,13 @@ def test_classify_needs_labels(letter, capsys):
     assert code == 2 and out == ""
     assert err.strip() == ('albert-lens: error: --task classify needs labels: add --labels '
                            '"invoice,contract,..."')
+
+
+def test_text_report_shows_the_labels_and_the_strongest_words(nli, letter, capsys):
+    code, out, err = run(["analyze", letter, "--task", "classify", "--model", nli,
+                          "--device", "cpu", "--labels", "complaint,invoice", "--explain",
+                          "--format", "text"], capsys)
+    assert code == 0, err
+    head = next(line for line in out.splitlines() if line.startswith("Classification: "))
+    assert "complaint" in head and "invoice" in head
+    assert "  classify " in out and "Explanations (3;" in out

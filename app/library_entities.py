@@ -51,9 +51,14 @@ class EntityBrowser(QWidget):
         self.list.currentItemChanged.connect(lambda item, _old: self._chosen(item))
         self.mentions = ResultList("Mentions of the entity", self)
         self.mentions.opened.connect(self.opened)
+        self.mentions_label = QLabel("Choose an entity to see its mentions.", self)
+        self.mentions_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.mentions_label.setWordWrap(True)
+        lower = QWidget(self)
+        column(lower, self.mentions_label, (self.mentions, 1)).setContentsMargins(0, 4, 0, 0)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.list)
-        split.addWidget(self.mentions)
+        split.addWidget(lower)
         split.setChildrenCollapsible(False)
         column(self, self.filter, self.notice, (split, 1)).setContentsMargins(0, 4, 0, 0)
         self._asked = 0
@@ -94,7 +99,9 @@ class EntityBrowser(QWidget):
         info = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
         if info is None:
             self.mentions.clear()
+            self.mentions_label.setText("Choose an entity to see its mentions.")
             return
+        self.mentions_label.setText(f"Mentions of {' '.join(info.text.split())} ({info.type}):")
         self._mentions_asked += 1
         asked = self._mentions_asked
         self.model.mentions(info, lambda hits, n=asked: self._show_mentions(hits)

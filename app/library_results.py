@@ -11,8 +11,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QWidget,
+)
 
 from app.text_format import as_rich_text, percent, preview
 from engine.library import Hit, LibraryAnswer
@@ -69,6 +77,61 @@ def mention_row(hit: Hit) -> tuple[str, Target]:
     return text, Target(hit.path, hit.start, hit.end, tooltip="Mention")
 
 
+class TwoLineDelegate(QStyledItemDelegate):
+    """A row's first line in bold (what is cited), the rest wrapped below it; plain text."""
+
+    MARGIN = 4
+
+    def _parts(self, option, index) -> tuple[str, str, QFont, QFont]:
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        head, _, rest = text.partition("\n")
+        bold = QFont(option.font)
+        bold.setBold(True)
+        return head, rest, bold, option.font
+
+    def _heights(self, option, index, width: int) -> tuple[int, int]:
+        head, rest, bold, plain = self._parts(option, index)
+        flags = int(Qt.TextFlag.TextWordWrap)
+        h1 = QFontMetrics(bold).boundingRect(QRect(0, 0, width, 10_000), flags, head).height()
+        h2 = QFontMetrics(plain).boundingRect(QRect(0, 0, width, 10_000), flags,
+                                              rest).height() if rest else 0
+        return h1, h2
+
+    def sizeHint(self, option, index) -> QSize:
+        view = option.widget
+        width = (view.viewport().width() if view is not None else option.rect.width()) \
+            - 2 * self.MARGIN
+        h1, h2 = self._heights(option, index, max(width, 80))
+        return QSize(width, h1 + h2 + 2 * self.MARGIN + (2 if h2 else 0))
+
+    def paint(self, painter, option, index) -> None:
+        self.initStyleOption(option, index)
+        style = option.widget.style() if option.widget is not None else None
+        text = option.text
+        option.text = ""
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter,
+                              option.widget)
+        head, rest, bold, plain = self._parts(option, index)
+        rect = option.rect.adjusted(self.MARGIN, self.MARGIN, -self.MARGIN, -self.MARGIN)
+        h1, h2 = self._heights(option, index, rect.width())
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        enabled = bool(index.flags() & Qt.ItemFlag.ItemIsEnabled)
+        group = QPalette.ColorGroup.Normal if enabled else QPalette.ColorGroup.Disabled
+        painter.save()
+        painter.setPen(option.palette.color(group, role))
+        flags = int(Qt.TextFlag.TextWordWrap)
+        painter.setFont(bold if rest else plain)
+        painter.drawText(QRect(rect.left(), rect.top(), rect.width(), h1), flags, head)
+        if rest:
+            painter.setFont(plain)
+            painter.drawText(QRect(rect.left(), rect.top() + h1 + 2, rect.width(), h2), flags,
+                             rest)
+        painter.restore()
+        option.text = text
+
+
 class ResultList(QListWidget):
     """Rows of places; a click or Enter on one emits `opened(Target)`."""
 
@@ -81,7 +144,10 @@ class ResultList(QListWidget):
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setAlternatingRowColors(True)
-        self.setSpacing(2)
+        self.setSpacing(1)
+        self.setItemDelegate(TwoLineDelegate(self))
+        # Rows are as tall as their wrapped text at the list's width: measured again on resize.
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.itemActivated.connect(self._open)
         self.itemClicked.connect(self._open)
 

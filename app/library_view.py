@@ -38,6 +38,8 @@ from engine.library import UpdateProgress, UpdateReport
 STAGE_NAMES = {"embeddings": "Meaning search (embeddings)", "entities": "Entities"}
 STAGE_WORDS = {"scan": "Looking for changes", "passages": "Indexing",
                "embeddings": "Embedding", "entities": "Finding entities in"}
+
+
 def size_text(n: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":

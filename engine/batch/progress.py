@@ -59,6 +59,13 @@ class Progress:
               + f"; {state['done'] - self.already} analysed in {state['elapsed_s']:.1f} s",
               file=self.stream)
 
+    def note(self, event: dict, line: str) -> None:
+        """A fact about the run: an event of its own in JSON, a line on a terminal."""
+        if self.mode == "json":
+            self._emit(event)
+        elif self.mode == "bar":
+            self.say(line)
+
     def say(self, line: str) -> None:
         if self.mode == "json":
             self._emit({"event": "message", "message": line})

@@ -91,9 +91,10 @@ def run_ray(todo: list[BatchFile], settings, output, address: str | None,
         logging.getLogger("ray.data").setLevel(logging.WARNING if not quiet else logging.ERROR)
         total = int(ray.cluster_resources().get("CPU", 1))
         actors = max(1, min(workers or total, total - spare_cpus(total), len(todo)))
-        if not quiet:
-            progress.say(f"albert-lens batch: Ray with {total} CPUs, {actors} actors "
-                         f"(started in {time.monotonic() - started:.1f} s)")
+        progress.note({"event": "cluster", "cpus": total, "actors": actors,
+                       "startup_s": round(time.monotonic() - started, 3)},
+                      f"albert-lens batch: Ray with {total} CPUs, {actors} actors "
+                      f"(started in {time.monotonic() - started:.1f} s)")
         blocks = min(len(todo), max(actors * 4, math.ceil(len(todo) / ROWS_PER_BLOCK)))
         files = ray.data.from_items(
             [{"path": f.path, "size": f.size, "mtime_ns": f.mtime_ns} for f in todo],

@@ -16,7 +16,7 @@ from engine.tasks import registry
 
 if TYPE_CHECKING:
     from engine.documents import Document
-    from engine.tasks.results import Answer, Entity, Sentiment, Summary
+    from engine.tasks.results import Answer, Classification, Entity, Sentiment, Summary
 
 # What a task's panel shows while nothing is listed.
 IDLE, RUNNING, DONE, FAILED, CANCELLED, NO_MODEL = (
@@ -92,6 +92,8 @@ class DocumentState:
         self.current_question: QuestionResult | None = None
         self.summary: Summary | None = None
         self.sentiment: Sentiment | None = None
+        self.classification: Classification | None = None
+        self.classification_labels: list[str] = []  # as typed: each label keeps its colour
         self._listeners: list[Listener] = []
 
     # --- views -----------------------------------------------------------------------------------

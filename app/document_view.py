@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 # Bottom to top: a later layer paints over an earlier one.
 LAYERS = (
-    "sentiment", "summary", "answer-context", "entities", "lookalikes", "answer", "find",
+    "sentiment", "classify", "summary", "answer-context", "entities", "lookalikes", "explain",
+    "answer", "find",
     "find-current", "mention",
 )
 READING_FONTS = ["Charter", "Georgia", "Source Serif 4", "Noto Serif", "DejaVu Serif", "serif"]

@@ -29,6 +29,7 @@ from app.export import write_csv, write_html, write_json
 from app.library_view import LibraryDock
 from app.model_manager import ModelManager, ModelsApi
 from app.panels.ask import AskPanel
+from app.panels.classify import ClassifyPanel
 from app.panels.entities import EntitiesPanel
 from app.panels.sentiment import SentimentPanel
 from app.panels.summary import SummaryPanel
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self.ask_panel = AskPanel(self.ctx)
         self.summary_panel = SummaryPanel(self.ctx)
         self.sentiment_panel = SentimentPanel(self.ctx)
+        self.classify_panel = ClassifyPanel(self.ctx)
         self.panels = QTabWidget(self)
         self.panels.setAccessibleName("Analysis panels")
         self.panels.setDocumentMode(True)
@@ -159,7 +161,8 @@ class MainWindow(QMainWindow):
     @property
     def all_panels(self):
         """In the app's task order (app.settings.TASK_ORDER), as the tabs and Ctrl+1…4 are."""
-        return (self.entities_panel, self.ask_panel, self.summary_panel, self.sentiment_panel)
+        return (self.entities_panel, self.ask_panel, self.summary_panel, self.sentiment_panel,
+                self.classify_panel)
 
     # --- actions and menus -----------------------------------------------------------------------
     def _action(self, key: str, text: str, slot, shortcuts=(), tip: str = "",

@@ -68,6 +68,44 @@ def sentiment_tint(value: float) -> QColor:
     return colour
 
 
+# Zero-shot labels: light fills under dark text, one per label in the order the user typed them
+# (the dark theme darkens opaque marks to keep contrast, as for entities).
+LABEL_COLOURS = ("#cfe3ff", "#ffd8b5", "#d5f0c8", "#f3d0f0", "#fff0a3", "#d9d2ff", "#c8efe9",
+                 "#ffd0d0")
+
+
+def label_colour(index: int, label: str) -> QColor:
+    """The colour of the `index`-th label of a label set; past the fixed ones, from its name."""
+    if index < len(LABEL_COLOURS):
+        return QColor(LABEL_COLOURS[index])
+    return QColor.fromHsl(zlib.crc32(label.encode("utf-8")) % 360, 170, 215)
+
+
+# Explanations ("Why?"): what supports the verdict and what argues against it. Blue and orange
+# are told apart with the common colour blindnesses, and neither reads as sentiment's green/red.
+EXPLAIN_SUPPORT_COLOUR = QColor(31, 119, 180)
+EXPLAIN_AGAINST_COLOUR = QColor(230, 97, 1)
+EXPLAIN_MAX_ALPHA = 115  # the strongest word: still ≥ 4.5 contrast on either theme's page
+
+
+def explain_tint(weight: float, strongest: float) -> QColor | None:
+    """A translucent fill whose strength is `weight` against the strongest |weight|; None for
+    a word that changes nothing (it keeps its tooltip, unfilled)."""
+    if weight == 0 or strongest <= 0:
+        return None
+    colour = QColor(EXPLAIN_SUPPORT_COLOUR if weight > 0 else EXPLAIN_AGAINST_COLOUR)
+    colour.setAlpha(int(20 + (EXPLAIN_MAX_ALPHA - 20) * min(abs(weight) / strongest, 1.0)))
+    return colour
+
+
+def composite(colour: QColor, base: QColor) -> QColor:
+    """What a translucent `colour` looks like painted on `base`."""
+    a = colour.alphaF()
+    return QColor.fromRgbF(*(c * a + b * (1 - a) for c, b in (
+        (colour.redF(), base.redF()), (colour.greenF(), base.greenF()),
+        (colour.blueF(), base.blueF()))))
+
+
 # --- contrast (WCAG 2) ---------------------------------------------------------------------------
 MIN_CONTRAST = 4.5  # WCAG AA for body text
 

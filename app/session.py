@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.document_state import DocumentState
 from app.document_view import DocumentView
 from app.find_bar import FindBar
 from app.lookalikes import LAYER, fold_text, indicator_text, lookalike_highlights
+from app.palette import EXPLAIN_AGAINST_COLOUR, EXPLAIN_MAX_ALPHA, EXPLAIN_SUPPORT_COLOUR
+
+EXPLAIN_LAYER = "explain"
 
 if TYPE_CHECKING:
     from engine.documents import Document
@@ -46,6 +50,7 @@ class DocumentSession(QWidget):
         if document.warnings:
             layout.addWidget(self._warnings_bar(document.warnings))
         layout.addWidget(self._lookalikes_bar())
+        layout.addWidget(self._explanation_bar())
         layout.addWidget(self.view, 1)
         layout.addWidget(self.find_bar)
         self.setAccessibleName(f"Document {document.title}")
@@ -89,6 +94,63 @@ class DocumentSession(QWidget):
         bar.setVisible(bool(self.folded.lookalikes))  # nothing to say about a plain text
         self.lookalikes_indicator = button
         return bar
+
+    def _explanation_bar(self) -> QWidget:
+        """The legend of a "Why?" tint: what it explains, its two colours, a way to clear it."""
+        bar = QWidget(self)
+        bar.setObjectName("explanationBar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(10, 3, 6, 3)
+        self.explanation_label = QLabel(bar)
+        self.explanation_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.explanation_label.setWordWrap(True)
+        self.explanation_label.setAccessibleName("Explanation")
+        row.addWidget(self.explanation_label, 1)
+        self.explanation_legend: list[QLabel] = []
+        for colour, text in ((EXPLAIN_SUPPORT_COLOUR, "supports"),
+                             (EXPLAIN_AGAINST_COLOUR, "argues against")):
+            swatch = QLabel(bar)
+            swatch.setFixedSize(14, 14)
+            shade = QColor(colour)
+            shade.setAlpha(EXPLAIN_MAX_ALPHA)
+            swatch.setStyleSheet(f"background: rgba({shade.red()}, {shade.green()}, "
+                                 f"{shade.blue()}, {shade.alpha()}); border-radius: 2px;")
+            words = QLabel(text, bar)
+            words.setTextFormat(Qt.TextFormat.PlainText)
+            row.addWidget(swatch)
+            row.addWidget(words)
+            self.explanation_legend += [swatch, words]
+        close = QToolButton(bar)
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setAccessibleName("Clear the explanation")
+        close.setToolTip("Clear the explanation's tint")
+        close.clicked.connect(self.clear_explanation)
+        row.addWidget(close)
+        bar.hide()
+        self.explanation_bar = bar
+        return bar
+
+    def show_explanation(self, title: str, highlights: list, unit: str = "word") -> None:
+        """Tint the explained words (or sentences); the bar above the text is their legend."""
+        self.view.set_layer(EXPLAIN_LAYER, highlights)
+        self.view.set_layer_visible(EXPLAIN_LAYER, True)
+        what = "sentence" if unit == "sentence" else "word"
+        self.explanation_label.setText(f"{title}  Hover a {what} for its weight.")
+        for widget in self.explanation_legend:
+            widget.show()
+        self.explanation_bar.show()
+
+    def show_explanation_message(self, text: str) -> None:
+        """A line in the explanation's bar (working, or why there is none), without a legend."""
+        self.explanation_label.setText(text)
+        for widget in self.explanation_legend:
+            widget.hide()
+        self.explanation_bar.show()
+
+    def clear_explanation(self) -> None:
+        self.view.clear_layer(EXPLAIN_LAYER)
+        self.explanation_bar.hide()
 
     @property
     def has_lookalikes(self) -> bool:

@@ -18,7 +18,7 @@ PRECISIONS = ("fp32", "int8")
 THEMES = ("system", "light", "dark")
 # The app's order of the tasks (panels and Ctrl+1…4, the model manager, the start page): what a
 # reader does first, not the registry's run order. Everything else about a task is the registry's.
-TASK_ORDER = ("ner", "question-answering", "summarization", "sentiment")
+TASK_ORDER = ("ner", "question-answering", "summarization", "sentiment", "zero-shot-classification")
 # Every kind of model the store holds, those of the app's tasks first (a kind whose task has
 # no panel yet is still listed by the model manager).
 MODEL_KIND_ORDER = tuple(dict.fromkeys([*(registry.model_kind(t).name for t in TASK_ORDER),
@@ -27,6 +27,7 @@ DEFAULT_FONT_SIZE = 12
 MIN_FONT_SIZE, MAX_FONT_SIZE = 8, 32
 MAX_RECENT = 10
 MAX_QUESTIONS = 30
+MAX_LABEL_SETS = 20
 
 
 def task_name(task: str) -> str:
@@ -104,6 +105,8 @@ class Settings:
     fold_lookalikes = _Flag("engine/fold_lookalikes", True)
     theme = _Choice("view/theme", THEMES, "system")
     sentiment_tint = _Flag("view/sentiment_tint", False)
+    classify_tint = _Flag("view/classify_tint", True)
+    multi_label = _Flag("classify/multi_label", False)
     welcome_dismissed = _Flag("start/welcome_dismissed", False)
 
     @property
@@ -171,6 +174,20 @@ class Settings:
         if question:
             rest = [q for q in self.questions if q != question]
             self._set_list("ask/history", [question, *rest][:MAX_QUESTIONS])
+
+    @property
+    def label_sets(self) -> list[str]:
+        """Label sets used before, newest first, each as typed ("invoice, contract")."""
+        return self._list("classify/label_sets")
+
+    def add_label_set(self, labels: list[str]) -> None:
+        if labels:
+            text = ", ".join(labels)
+            rest = [x for x in self.label_sets if x != text]
+            self._set_list("classify/label_sets", [text, *rest][:MAX_LABEL_SETS])
+
+    def remove_label_set(self, text: str) -> None:
+        self._set_list("classify/label_sets", [x for x in self.label_sets if x != text])
 
     # --- models ----------------------------------------------------------------------------------
     def model_for(self, task: str) -> str | None:

@@ -177,7 +177,7 @@ def test_panels_follow_the_apps_task_order_and_ctrl_digits_show_them(qtbot, home
     session = open_document(qtbot, w, text_file(home))
     assert [p.task for p in w.all_panels] == list(TASK_ORDER)
     assert [w.panels.tabText(i) for i in range(w.panels.count())] == [
-        "Entities", "Ask", "Summary", "Sentiment"]
+        "Entities", "Ask", "Summary", "Sentiment", "Classify"]
     for i, panel in enumerate(w.all_panels):
         action = w.actions[f"panel_{panel.title.lower()}"]
         assert action.shortcut().toString() == f"Ctrl+{i + 1}"

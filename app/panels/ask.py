@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import html
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -23,11 +24,13 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.document_state import RUNNING, QuestionResult, answer_context
 from app.document_view import Highlight
+from app.explanations import explain_in_background
 from app.layout import column, row
 from app.palette import ANSWER_COLOUR, ANSWER_CONTEXT_COLOUR, MENTION_COLOUR
 from app.panels.base import TaskPanel
 from app.session import DocumentSession
 from app.text_format import percent
+from engine.errors import InputTooLongError
 
 if TYPE_CHECKING:
     from engine.tasks.results import Answer
@@ -71,7 +74,7 @@ def answer_card_html(index: int, answer: Answer, text: str, page: int | None,
         f"<p style='margin:0'><b>{index + 1}.</b> <a href='answer:{index}'>"
         f"{html.escape(' '.join(answer.text.split())) or '(empty)'}</a>"
         f" <span style='color:#808080'>· score {html.escape(percent(answer.score))}{where}"
-        "</span></p>"
+        f"</span> · <a href='why:{index}'>Why?</a></p>"
         f"<p style='margin-top:4px'>{before}<b>{middle}</b>{after}</p>"
     )
 
@@ -243,6 +246,42 @@ class AskPanel(TaskPanel):
     def _link(self, session: DocumentSession, href: str) -> None:
         if href.startswith("answer:"):
             self.show_answer(session, int(href.split(":", 1)[1]))
+        elif href.startswith("why:"):
+            self.explain_answer(session, int(href.split(":", 1)[1]))
+
+    def explain_answer(self, session: DocumentSession, index: int) -> None:
+        """"Why?" for answer `index`: the sentences of its passage tinted by how much the
+        answer's score falls without each. The passage is the document when it fits the model's
+        window beside the question, else the paragraph holding the answer."""
+        entry = session.document_state.current_question
+        if entry is None or not 0 <= index < len(entry.answers) or entry.answers[index].no_answer:
+            return
+        answer = entry.answers[index]
+        question = entry.question
+        text = session.document.text
+        paragraph = next(((p.start, p.end) for p in session.document.paragraphs
+                          if p.start <= answer.start and answer.end <= p.end), None)
+        base = [0]
+
+        def call(pipe, progress, cancel):
+            try:
+                return pipe.explain(question, text, (answer.start, answer.end),
+                                    progress=progress, cancel=cancel)
+            except InputTooLongError:
+                if paragraph is None:
+                    raise
+            a, b = paragraph
+            base[0] = a
+            return pipe.explain(question, text[a:b], (answer.start - a, answer.end - a),
+                                progress=progress, cancel=cancel)
+
+        def shifted(pipe, progress, cancel):
+            found = call(pipe, progress, cancel)
+            return [replace(x, start=x.start + base[0], end=x.end + base[0]) for x in found]
+
+        explain_in_background(self.ctx, session, self.task, shifted, 0,
+                              f"Why “{' '.join(answer.text.split())}”", answer.text,
+                              unit="sentence")
 
     def _show_history_item(self, item: QListWidgetItem) -> None:
         session = self.session

@@ -123,6 +123,7 @@ class TaskPanel(QWidget):
                  on_result: Callable[[Any], None], title: str | None = None) -> None:
         """Run this panel's task for `session` in the background and keep its state current."""
         doc = session.document_state
+        session.clear_explanation()  # a new analysis: the old "Why?" no longer applies
         state = doc.tasks[self.task]
         if state.state == RUNNING and state.job is not None:
             self.ctx.jobs.cancel(state.job)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.document_state import RUNNING
 from app.document_view import Highlight
+from app.explanations import explain_in_background
 from app.layout import column, row
 from app.palette import MENTION_COLOUR, NEGATIVE_COLOUR, POSITIVE_COLOUR, sentiment_tint
 from app.panels.base import TaskPanel
@@ -230,9 +231,16 @@ class SentimentPanel(TaskPanel):
         self.sentence_label.setWordWrap(True)
         self.sentence_label.setTextFormat(Qt.TextFormat.PlainText)
         self.sentence_label.setAccessibleName("Chosen sentence")
+        self.why_button = QPushButton("Why?", self)
+        self.why_button.setAccessibleName("Why this sentiment?")
+        self.why_button.setToolTip("Tint the chosen sentence's words by how much they count "
+                                   "for its label")
+        self.why_button.clicked.connect(lambda _checked=False: self.explain_sentence())
+        self.why_button.setEnabled(False)
+        self.selected_sentence: int | None = None
 
         column(self, row((self.label, 1), self.run_button), self.scores, self.notice,
-               (self.chart, 1), self.tint_box, self.sentence_label)
+               (self.chart, 1), self.tint_box, row((self.sentence_label, 1), self.why_button))
         self.refresh()
 
     def start(self, session: DocumentSession) -> None:
@@ -260,6 +268,8 @@ class SentimentPanel(TaskPanel):
         self.run_button.setEnabled(session is not None and not running)
         sentiment = session.document_state.sentiment if session is not None else None
         self.sentence_label.setText("")
+        self.selected_sentence = None
+        self.why_button.setEnabled(False)
         if sentiment is None:
             self.label.setText("")
             self.scores.setText("")
@@ -290,6 +300,24 @@ class SentimentPanel(TaskPanel):
         session.view.scroll_to(s.start, s.end)
         self.sentence_label.setText(
             f"Sentence {index + 1}: {s.label} ({s.score:.0%}) — {preview(s.text, 200)}")
+        self.selected_sentence = index
+        self.why_button.setEnabled(True)
+
+    def explain_sentence(self, index: int | None = None) -> None:
+        """"Why?" for a sentence (default: the one chosen in the chart): its words tinted by
+        how much each counts for the sentence's label."""
+        session = self.session
+        index = self.selected_sentence if index is None else index
+        if session is None or session.document_state.sentiment is None or index is None:
+            return
+        s = session.document_state.sentiment.sentences[index]
+        text = session.document.text[s.start:s.end]
+
+        def call(pipe, progress, cancel):
+            return pipe.explain(text, s.label, progress=progress, cancel=cancel)
+
+        explain_in_background(self.ctx, session, self.task, call, s.start,
+                              f"Why is sentence {index + 1} “{s.label}”", s.label)
 
 
 def apply_tint(session: DocumentSession, on: bool) -> None:

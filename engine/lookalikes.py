@@ -18,7 +18,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-# A word with at least one letter or digit outside ASCII ("Introducti᧐n" has a Tai Lue digit).
+# A word with at least one letter or digit outside ASCII (digits too: a Tai Lue digit can stand
+# in for an "o").
 _CANDIDATE = re.compile(r"\b\w*[^\W\x00-\x7f]\w*")
 _WORD = re.compile(r"\w+")
 # TR39 treats these as one writing system: Japanese, Chinese and Korean text mixes them.

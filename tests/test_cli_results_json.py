@@ -7,7 +7,6 @@ import io
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -132,9 +131,15 @@ def test_no_include_text_leaves_the_text_out(sample, checkpoints, capsys):
 
 
 def _session(document, entities=(), sentiment=None, summary=None, questions=()):
-    return SimpleNamespace(document=document, entities=list(entities), questions=list(questions),
-                           summary=summary, sentiment=sentiment, current_question=None,
-                           hidden_types=set(), tasks={})
+    """The app's own document state (Qt-free), holding these results."""
+    from app.document_state import DocumentState, QuestionResult
+
+    state = DocumentState(document)
+    state.set_entities(list(entities))
+    state.sentiment, state.summary = sentiment, summary
+    for question, answers in reversed(list(questions)):
+        state.add_answers(QuestionResult(question), answers)
+    return state
 
 
 def test_app_export_is_the_same_schema_as_the_cli(sample, checkpoints, capsys, tmp_path):
@@ -150,8 +155,7 @@ def test_app_export_is_the_same_schema_as_the_cli(sample, checkpoints, capsys, t
     senti = engine.pipeline("sentiment", model=checkpoints("sequence"), device="cpu")
     summ = engine.pipeline("summary", model=checkpoints("encoder"), device="cpu")
     session = _session(document, ner(document), senti(document), summ(document),
-                       [SimpleNamespace(question="Who made ALBERT?",
-                                        answers=qa("Who made ALBERT?", document))])
+                       [("Who made ALBERT?", qa("Who made ALBERT?", document))])
     path = tmp_path / "r.json"
     write_json(path, session)
     app = _strict_loads(path.read_text(encoding="utf-8"))
@@ -171,7 +175,7 @@ def test_json_is_strict_for_non_finite_scores(tmp_path):
         Sentiment("positive", inf, {"positive": inf, "negative": -inf},
                   [SentenceSentiment(32, 45, "It was good.", "positive", nan, {"positive": nan})]),
         Summary([Span(0, 31, "Marie Curie was born in Warsaw.", nan)]),
-        [SimpleNamespace(question="Where?", answers=[Answer("Warsaw", 24, 30, nan)])],
+        [("Where?", [Answer("Warsaw", 24, 30, nan)])],
     )
     path = tmp_path / "r.json"
     write_json(path, session)

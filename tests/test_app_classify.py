@@ -304,16 +304,30 @@ def test_a_text_over_the_cap_shows_the_engines_message_and_no_tint(qtbot, home):
     clf = FakeZeroShot(cap=60)
     w = make_window(qtbot, fake_factory({"zero-shot-classification": clf}))
     session = open_document(qtbot, w, text_file(home, TEXT, "mail.txt"))
-    panel = classify(w, qtbot, "invoice, complaint")
-    panel.why_button.click()  # no paragraph chosen: the whole text
+    panel = classify(w, qtbot, "invoice, complaint, other")
+    panel.why_button.click()  # no paragraph chosen: the whole text, then the first paragraph
     wait_idle(qtbot, w)
-    assert clf.explained[-1][0] == TEXT
+    assert [e[0] for e in clf.explained] == [TEXT, PARAGRAPHS[0]]  # both over 60 characters
     assert session.view.highlights("explain") == []
     assert "explain a paragraph" in session.explanation_label.text()
     assert not any(x.isVisible() for x in session.explanation_legend)
     from tests.app_support import message_boxes
 
     assert message_boxes(w) == []
+
+
+def test_why_without_a_chosen_paragraph_reads_the_whole_text_or_the_labels_first_paragraph(
+        qtbot, home):
+    clf = FakeZeroShot(cap=70)
+    w = make_window(qtbot, fake_factory({"zero-shot-classification": clf}))
+    session = open_document(qtbot, w, text_file(home, TEXT, "mail.txt"))
+    panel = classify(w, qtbot, "invoice, complaint, other")
+    panel.why_button.click()
+    wait_idle(qtbot, w)
+    assert [e[0] for e in clf.explained] == [TEXT, PARAGRAPHS[0]]
+    marks = session.view.highlights("explain")
+    assert [(m.start, m.end) for m in marks] == word_spans(PARAGRAPHS[0], 0)
+    assert "Why “invoice”?" in session.explanation_label.text()
 
 
 def test_why_on_a_sentence_in_the_chart_and_a_new_analysis_clears_it(window, session, qtbot):

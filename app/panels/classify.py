@@ -3,6 +3,7 @@ paragraphs tinted by their top label, a label's paragraphs one after another, an
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
@@ -26,6 +27,7 @@ from app.palette import MENTION_COLOUR, label_colour
 from app.panels.base import TaskPanel
 from app.session import DocumentSession
 from app.text_format import as_rich_text, percent, preview
+from engine.errors import InputTooLongError
 
 if TYPE_CHECKING:
     from engine.tasks.results import Classification, ClassifiedPart
@@ -360,19 +362,28 @@ class ClassifyPanel(TaskPanel):
         labels = list(classification.labels)
         multi = classification.multi_label
         part = self.shown_part
-        if part is not None:
-            base, text = part.start, session.document.text[part.start:part.end]
-            what = f"Why “{label}” in this paragraph"
-        else:
-            base, text = 0, session.document.text
-            what = f"Why “{label}”"
+        document_text = session.document.text
+        # The paragraph shown; else the whole text, and when that is over the model's window,
+        # the label's first paragraph (the engine explains one window at most).
+        first = next(iter(paragraphs_of(classification, label)), None)
+        fallback = (first.start, first.end) if part is None and first is not None else None
+        span = (part.start, part.end) if part is not None else (0, len(document_text))
+        what = f"Why “{label}” in this paragraph" if part is not None else f"Why “{label}”"
+
+        def read(pipe, progress, cancel, a: int, b: int) -> list:
+            found = pipe.explain(document_text[a:b], labels, label, multi_label=multi,
+                                 progress=progress, cancel=cancel)
+            return [replace(x, start=x.start + a, end=x.end + a) for x in found]
 
         def call(pipe, progress, cancel):
-            return pipe.explain(text, labels, label, multi_label=multi, progress=progress,
-                                cancel=cancel)
+            try:
+                return read(pipe, progress, cancel, *span)
+            except InputTooLongError:
+                if fallback is None or fallback == span:
+                    raise
+            return read(pipe, progress, cancel, *fallback)
 
-        explain_in_background(self.ctx, session, self.task, call, base, what, label,
-                              unit="word")
+        explain_in_background(self.ctx, session, self.task, call, 0, what, label, unit="word")
 
 
 def apply_tint(session: DocumentSession, on: bool) -> None:

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 # Bottom to top: a later layer paints over an earlier one.
 LAYERS = (
-    "sentiment", "classify", "summary", "answer-context", "entities", "lookalikes", "explain",
-    "answer", "find",
+    "sentiment", "classify", "summary", "answer-context", "entities", "lookalikes",
+    "explain-page", "explain", "answer", "find",
     "find-current", "mention",
 )
 READING_FONTS = ["Charter", "Georgia", "Source Serif 4", "Noto Serif", "DejaVu Serif", "serif"]
@@ -52,6 +52,9 @@ INDENT_PX = 22
 MAX_STRUCTURED_PARAGRAPHS = 20_000  # beyond that the text stays plain: opening stays fast
 TIGHT_KINDS = {"list_item", "table_row", "code"}  # consecutive lines of one list, table, block
 SHORT_TOOLTIP_CHARS = 90  # a tooltip's lines up to this long are shown unwrapped
+# A mark's background that is the page itself: it clears the marks under it (an explanation's
+# translucent tints must not mix with a paragraph's or a sentence's fill).
+PAGE = "page"
 
 
 @dataclass(frozen=True)
@@ -382,7 +385,8 @@ class DocumentView(QTextEdit):
                 dark = base.lightness() < 128
                 text = palette.color(QPalette.ColorRole.Text)
                 for _name, h in visible:
-                    fill = self._brush(h.background, dark, base, text)
+                    fill = base if h.background == PAGE else self._brush(h.background, dark,
+                                                                          base, text)
                     pen = QPen(QColor(h.outline), 1.6) if h.outline is not None else None
                     painter.setPen(pen if pen is not None else Qt.PenStyle.NoPen)
                     painter.setBrush(fill if fill is not None else Qt.BrushStyle.NoBrush)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from app.session import DocumentSession
     from engine.tasks.results import Attribution
 
-LAYER = "explain"  # app.session.EXPLAIN_LAYER
+LAYER = "explain"  # app.session.EXPLAIN_LAYER; "explain-page" under it
 
 
 def weight_tooltip(attribution: Attribution, verdict: str, unit: str) -> str:

@@ -10,12 +10,12 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.document_state import DocumentState
-from app.document_view import DocumentView
+from app.document_view import PAGE, DocumentView, Highlight
 from app.find_bar import FindBar
 from app.lookalikes import LAYER, fold_text, indicator_text, lookalike_highlights
 from app.palette import EXPLAIN_AGAINST_COLOUR, EXPLAIN_MAX_ALPHA, EXPLAIN_SUPPORT_COLOUR
 
-EXPLAIN_LAYER = "explain"
+EXPLAIN_LAYER, EXPLAIN_PAGE_LAYER = "explain", "explain-page"
 
 if TYPE_CHECKING:
     from engine.documents import Document
@@ -132,9 +132,12 @@ class DocumentSession(QWidget):
         return bar
 
     def show_explanation(self, title: str, highlights: list, unit: str = "word") -> None:
-        """Tint the explained words (or sentences); the bar above the text is their legend."""
+        """Tint the explained words (or sentences) on a clean page (the marks under them would
+        change their colours); the bar above the text is their legend."""
         self.view.set_layer(EXPLAIN_LAYER, highlights)
-        self.view.set_layer_visible(EXPLAIN_LAYER, True)
+        self.view.set_layer(EXPLAIN_PAGE_LAYER, [Highlight(
+            min(h.start for h in highlights), max(h.end for h in highlights), PAGE)]
+            if highlights else [])
         what = "sentence" if unit == "sentence" else "word"
         self.explanation_label.setText(f"{title}  Hover a {what} for its weight.")
         for widget in self.explanation_legend:
@@ -150,6 +153,7 @@ class DocumentSession(QWidget):
 
     def clear_explanation(self) -> None:
         self.view.clear_layer(EXPLAIN_LAYER)
+        self.view.clear_layer(EXPLAIN_PAGE_LAYER)
         self.explanation_bar.hide()
 
     @property

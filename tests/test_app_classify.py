@@ -287,6 +287,14 @@ def test_why_on_a_label_tints_exactly_the_words_of_the_shown_paragraph(window, s
     assert session.view.tooltip_at(strong.start).startswith("“invoice”: +0.5000")
     assert session.explanation_bar.isVisible()
     assert "Why “invoice” in this paragraph?" in session.explanation_label.text()
+    # Under the explained words, the page: the paragraph's tint does not mix with theirs.
+    [page] = session.view.highlights("explain-page")
+    assert (page.start, page.end) == (base, base + len(para))
+    from app.document_view import PAGE
+
+    assert page.background == PAGE
+    top = [n for n, _h in session.view.highlights_at(strong.start)]
+    assert top == ["mention", "explain", "explain-page", "classify"]  # topmost first
     assert all(w.isVisible() for w in session.explanation_legend)
     # Why? on another label clears the first tint and tints for the new one.
     panel.step_label("complaint")
@@ -351,6 +359,7 @@ def test_why_on_a_sentence_in_the_chart_and_a_new_analysis_clears_it(window, ses
     # A new analysis: the tint goes.
     classify(window, qtbot, "invoice, other")
     assert session.view.highlights("explain") == []
+    assert session.view.highlights("explain-page") == []
     assert not session.explanation_bar.isVisible()
 
 

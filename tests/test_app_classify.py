@@ -189,6 +189,25 @@ def test_scores_are_bars_in_score_order_and_paragraphs_are_tinted_by_their_top_l
     assert not session.view.layer_visible("classify")
 
 
+def test_the_legend_swatches_are_the_colours_the_view_paints_in_the_dark_theme(window, session,
+                                                                              qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    from app.palette import LABEL_COLOURS
+
+    panel = classify(window, qtbot, "invoice, complaint, other")
+    palette = session.view.palette()
+    palette.setColor(QPalette.ColorRole.Base, QColor("#1c1d20"))
+    palette.setColor(QPalette.ColorRole.Text, QColor("#e6e6e6"))
+    session.view.setPalette(palette)
+    painted = session.view.mark_colour(QColor(LABEL_COLOURS[0]))
+    assert painted.name() != LABEL_COLOURS[0]  # darkened for the light text
+    image = panel.bars.grab().toImage()
+    swatch = panel.bars.row_rect(0)
+    pixel = image.pixelColor(int(swatch.left() + 12), int(swatch.center().y()))
+    assert pixel.name() == painted.name()
+
+
 def test_label_colours_keep_dark_text_readable():
     from PySide6.QtGui import QColor
 

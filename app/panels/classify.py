@@ -3,6 +3,7 @@ paragraphs tinted by their top label, a label's paragraphs one after another, an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,9 @@ class ScoreBars(QWidget):
         super().__init__(parent)
         self.rows: list[tuple[str, float, QColor, int]] = []  # label, score, colour, paragraphs
         self.selected: int | None = None
+        # The fill the document view paints for a colour (the dark theme darkens marks): the
+        # swatches are the legend of the paragraphs' tints, so they show what the text shows.
+        self.mark_colour: Callable[[QColor], QColor | None] | None = None
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -109,7 +113,7 @@ class ScoreBars(QWidget):
                 p.drawRoundedRect(r.adjusted(1, 1, -1, -1), 4, 4)
             swatch = QRectF(r.left() + 6, r.center().y() - 6, 12, 12)
             p.setPen(QPen(text, 0.6))
-            p.setBrush(colour)
+            p.setBrush((self.mark_colour(colour) if self.mark_colour else None) or colour)
             p.drawRoundedRect(swatch, 2, 2)
             p.setPen(text)
             name_rect = QRectF(swatch.right() + 6, r.top(), name_width, r.height())
@@ -305,6 +309,7 @@ class ClassifyPanel(TaskPanel):
         self.heading.setText(
             f"{classification.label} · {percent(classification.scores[0])}"
             + ("  (each label on its own)" if classification.multi_label else ""))
+        self.bars.mark_colour = session.view.mark_colour
         self.bars.set_rows([(label, score, colours.get(label, label_colour(len(colours), label)),
                              counts[label])
                             for label, score in zip(classification.labels, classification.scores)])

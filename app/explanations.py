@@ -53,8 +53,13 @@ def explain_in_background(ctx: AppContext, session: DocumentSession, task: str,
     tint `session`'s text with the result; the previous explanation goes at once."""
     from app.panels.base import alive
 
+    previous = getattr(session, "explanation_job", None)
+    if previous is not None:
+        ctx.jobs.cancel(previous)  # its tint would land over this one's
     session.clear_explanation()
     session.show_explanation_message(f"{title}? Working…")
+
+    job_box: list = [None]
 
     def success(attributions: list[Attribution]) -> None:
         if alive(session):
@@ -73,9 +78,11 @@ def explain_in_background(ctx: AppContext, session: DocumentSession, task: str,
             ctx.show_error("Explaining failed", error)
 
     def cancelled() -> None:
-        if alive(session):
+        if alive(session) and session.explanation_job is job_box[0]:
             session.clear_explanation()
 
-    return ctx.analysis.run(task, lambda pipe, progress, cancel: call(pipe, progress, cancel),
-                            on_success=success, on_error=failure, on_cancel=cancelled,
-                            owner=session, title="Explaining")
+    job = ctx.analysis.run(task, lambda pipe, progress, cancel: call(pipe, progress, cancel),
+                           on_success=success, on_error=failure, on_cancel=cancelled,
+                           owner=session, title="Explaining")
+    job_box[0] = session.explanation_job = job
+    return job

@@ -41,6 +41,7 @@ class DocumentSession(QWidget):
         self.find_bar = FindBar(self.view, self, search_text=self.folded.text)
         self.document_state = DocumentState(document)
         self.document_state.subscribe(self.changed.emit)
+        self.explanation_job = None  # the "Why?" running or shown last (app.explanations)
         # The view's marks for every entity (Qt colours), made off the UI thread with the result.
         self.entity_marks: list | None = None
 

@@ -5,10 +5,11 @@ the explanation's tint on exactly the attributions' spans, in the document's own
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
-from engine.errors import InputTooLongError
+from engine.errors import Cancelled, InputTooLongError
 from engine.tasks.results import Attribution, Classification, ClassifiedPart
 from tests.app_support import (
     FakeClassifier,
@@ -46,11 +47,13 @@ class FakeZeroShot(FakeClassifier):
     paragraphs' weighted by length. `explain`: +0.5 for a word holding the label's stem, -0.25
     for one holding another label's, 0 otherwise."""
 
-    def __init__(self, cap: int | None = None) -> None:
+    def __init__(self, cap: int | None = None, slow_label: str | None = None) -> None:
         super().__init__()
         self.cap = cap
+        self.slow_label = slow_label  # explaining it waits (up to 5 s) to be cancelled
         self.calls: list[tuple] = []
         self.explained: list[tuple] = []
+        self.cancelled: list[str] = []
 
     def _scores(self, text: str, labels: list[str]) -> list[float]:
         low = text.lower()
@@ -80,6 +83,13 @@ class FakeZeroShot(FakeClassifier):
                 progress=None, cancel=None):
         text = as_text(text)
         self.explained.append((text, list(labels), label, multi_label))
+        if label == self.slow_label:
+            end = time.monotonic() + 5
+            while time.monotonic() < end:
+                if cancel is not None and cancel():
+                    self.cancelled.append(label)
+                    raise Cancelled("The analysis was cancelled.")
+                time.sleep(0.01)
         if self.cap is not None and len(text) > self.cap:
             raise InputTooLongError("This text is too long to explain in one model window "
                                     "(600 tokens; 510 fit): explain a paragraph.")
@@ -325,6 +335,24 @@ def test_why_on_a_label_tints_exactly_the_words_of_the_shown_paragraph(window, s
     [strong] = [m for m in marks if m.data == 0.5]
     assert TEXT[strong.start:strong.end] == "complain:"
     assert EXPLAIN_AGAINST_COLOUR != EXPLAIN_SUPPORT_COLOUR
+
+
+def test_a_second_why_cancels_the_first_and_only_its_own_tint_lands(qtbot, home):
+    clf = FakeZeroShot(slow_label="complaint")
+    w = make_window(qtbot, fake_factory({"zero-shot-classification": clf}))
+    session = open_document(qtbot, w, text_file(home, TEXT, "mail.txt"))
+    panel = classify(w, qtbot, "invoice, complaint, other")
+    panel.step_label("complaint")
+    panel.why_button.click()
+    qtbot.waitUntil(lambda: len(clf.explained) == 1)
+    panel.step_label("invoice")
+    panel.why_button.click()
+    wait_idle(qtbot, w)
+    assert clf.cancelled == ["complaint"]
+    assert [e[2] for e in clf.explained] == ["complaint", "invoice"]
+    marks = session.view.highlights("explain")
+    assert [(m.start, m.end) for m in marks] == word_spans(PARAGRAPHS[0], 0)
+    assert "Why “invoice” in this paragraph?" in session.explanation_label.text()
 
 
 def test_a_text_over_the_cap_shows_the_engines_message_and_no_tint(qtbot, home):

@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
 
     @property
     def all_panels(self):
-        """In the app's task order (app.settings.TASK_ORDER), as the tabs and Ctrl+1…4 are."""
+        """In the app's task order (app.settings.TASK_ORDER), as the tabs and Ctrl+1…5 are."""
         return (self.entities_panel, self.ask_panel, self.summary_panel, self.sentiment_panel,
                 self.classify_panel)
 

@@ -16,7 +16,7 @@ from engine.tasks import registry
 
 PRECISIONS = ("fp32", "int8")
 THEMES = ("system", "light", "dark")
-# The app's order of the tasks (panels and Ctrl+1…4, the model manager, the start page): what a
+# The app's order of the tasks (panels and Ctrl+1…5, the model manager, the start page): what a
 # reader does first, not the registry's run order. Everything else about a task is the registry's.
 TASK_ORDER = ("ner", "question-answering", "summarization", "sentiment", "zero-shot-classification")
 # Every kind of model the store holds, those of the app's tasks first (a kind whose task has

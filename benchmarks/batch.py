@@ -12,7 +12,9 @@ side by side, in this order:
    cores), timed from its `start` to its `done` progress event (worker start-up, model loading,
    reading files, hashing, writing and the commit included) and as the whole command;
 3. ray: the same with `--cluster` (a local Ray with one CPU per core), its start-up (ray.init)
-   reported apart from the rest.
+   reported apart from the rest;
+4. commit: the local run's rows copied to `--commit-rows` rows in parts of 64, and the time
+   `Output.commit` takes to make one Parquet file of them (the one serial step of a cluster run).
 
     python benchmarks/batch.py [--docs 1000] [--words 150] [--tiny] [--no-ray]
 """
@@ -97,6 +99,7 @@ def main() -> int:
     parser.add_argument("--words", type=int, default=150)
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny model (a check)")
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--commit-rows", type=int, default=20000)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="albert-lens-batch-bench-") as tmp:
@@ -124,6 +127,7 @@ def main() -> int:
         ray = None
         if not args.no_ray:
             ray = batch(work / "docs", work / "ray.parquet", "--cluster")
+        commit_s = commit_time(work / "local.parquet", work / "commit.parquet", args.commit_rows)
 
     n = args.docs
     shape = "tiny" if args.tiny else "albert-base-shaped"
@@ -141,7 +145,28 @@ def main() -> int:
               f"{ray['elapsed']:.1f} s start->done, of which Ray start-up {startup:.1f} s; "
               f"without start-up {run:.1f} s = {run / local['elapsed']:.2f}x the local run; "
               f"{ray['wall']:.1f} s whole command")
+    print(f"commit: {args.commit_rows} rows in {commit_s:.2f} s "
+          f"({args.commit_rows / commit_s:,.0f} rows/s)")
     return 0
+
+
+def commit_time(source: Path, out: Path, count: int) -> float:
+    import pyarrow.parquet as pq
+
+    from engine.batch.writer import Output, PartWriter
+
+    rows = pq.read_table(source).to_pylist()
+    inputs = {}
+    with Output(out, "parquet") as output:
+        writer = PartWriter(output.new_run("bench"), part_rows=64, part_seconds=1e9)
+        for i in range(count):
+            row = dict(rows[i % len(rows)], path=f"/data/doc{i:07}.txt")
+            inputs[row["path"]] = (row["size"], row["mtime_ns"])
+            writer.add(row)
+        writer.flush()
+        t0 = time.perf_counter()
+        output.commit(inputs)
+        return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

@@ -92,3 +92,20 @@ def test_text_report_shows_the_labels_and_the_strongest_words(nli, letter, capsy
     head = next(line for line in out.splitlines() if line.startswith("Classification: "))
     assert "complaint" in head and "invoice" in head
     assert "  classify " in out and "Explanations (3;" in out
+
+
+def test_explain_an_answer_weighs_the_sentences_of_its_paragraph(letter, capsys, checkpoints):
+    code, out, err = run(["analyze", letter, "--task", "qa", "--model", checkpoints("qa"),
+                          "--device", "cpu", "--question", "What is broken?", "--explain"],
+                         capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    text = report["document"]["text"]
+    answer = report["questions"][0]["answers"][0]
+    (item,) = report["explanations"]["items"]
+    assert item["task"] == "qa" and item["label"] == answer["text"]
+    assert item["start"] <= answer["start"] < item["end"]
+    assert [text[a["start"]:a["end"]] for a in item["attributions"]] == [
+        a["text"] for a in item["attributions"]]
+    assert len(item["attributions"]) == len(
+        [s for s in engine.split_sentences(text[item["start"]:item["end"]])])

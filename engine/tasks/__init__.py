@@ -20,6 +20,9 @@ from engine.tasks.registry import TASK_NAMES as TASKS
 from engine.tasks.registry import TaskSpec, task_spec
 from engine.tasks.results import (
     Answer,
+    Attribution,
+    Classification,
+    ClassifiedPart,
     Entity,
     SentenceSentiment,
     Sentiment,
@@ -46,6 +49,9 @@ def pipeline(task: str, model=None, device: str = "auto", **options: Any):
 __all__ = [
     "TASKS",
     "Answer",
+    "Attribution",
+    "Classification",
+    "ClassifiedPart",
     "Entity",
     "SentenceSentiment",
     "Sentiment",

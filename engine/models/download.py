@@ -45,7 +45,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from engine.albert.weights import shard_names
-from engine.errors import DownloadCancelled, DownloadError
+from engine.errors import DownloadCancelled, DownloadError, UnsupportedModelError
 from engine.models import store
 from engine.models.catalog import canonical_task, catalog_entry
 from engine.models.importer import (
@@ -789,6 +789,19 @@ class _Download:
                 "was deleted and nothing was installed. Try the download again.")
 
     # --- installing -----------------------------------------------------------------------------
+    def _check_nli(self, folder: Path) -> str:
+        """Obvious premise/hypothesis pairs through a downloaded NLI model before it is offered:
+        the Hub has checkpoints whose labels are swapped, and their verdicts would be reversed."""
+        import engine
+        from engine.tasks.zero_shot import check_nli_model
+
+        self.say("Checking its labels")
+        verdict = check_nli_model(engine.pipeline("zero-shot-classification", model=folder,
+                                                  device="cpu", fold_lookalikes=False))
+        if not verdict.ok:
+            raise UnsupportedModelError(f"{self.repo_id} was not installed: {verdict.message}")
+        return verdict.message
+
     def _install(self, staging: Path, files: list[_RemoteFile], commit: str
                  ) -> store.InstalledModel:
         tmp = None
@@ -833,6 +846,14 @@ class _Download:
             if self.convert and not (self.cancel is not None and self.cancel()):
                 self.say("Converting to ONNX")
                 convert_folder(tmp, checked.task, checked.head)
+            extra = {"requested_revision": self.revision or "main"}
+            if checked.task == "nli":
+                try:
+                    extra["nli_check"] = self._check_nli(tmp)
+                except UnsupportedModelError:
+                    moved = []  # a model that reads pairs backwards: nothing of it is kept
+                    store.discard_partial_downloads(self.repo_id)
+                    raise
             known = {f.name: f.sha256 for f in files if f.sha256 and f.name != CONFIG}
             try:
                 model = store.install_folder(
@@ -840,7 +861,7 @@ class _Download:
                     source="hub", revision=commit, origin=self.endpoint, known_sha256=known,
                     label_map=label_map if original is not None else {},
                     original_id2label=original,
-                    extra={"requested_revision": self.revision or "main"},
+                    extra=extra,
                 )
             except OSError as exc:
                 raise self._os_error(exc, store.store_dir()) from exc

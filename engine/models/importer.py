@@ -135,9 +135,7 @@ def check_config(folder: Path, task: str | None) -> tuple[AlbertConfig, str | No
         check_no_code(read_json_object(tok_config), str(tok_config))
     head = config.default_head()
     if task is None:
-        if head is None:
-            return config, None
-        return config, model_kind_for_head(head).name
+        return config, _kind_of(config, head) if head is not None else None
     task = canonical_task(task)
     if head is not None:
         _check_head(head, task, folder)
@@ -178,7 +176,7 @@ def check_model_folder(folder, task: str | None = None) -> CheckedModel:
         raise ModelError(f"Not enough memory to read the weights of {folder}.") from exc
     head = detect_head(config, tensors)
     if task is None:
-        task = model_kind_for_head(head).name
+        task = _kind_of(config, head)
     _check_head(head, task, folder)
     if head in ("token", "sequence") and len(config.id2label) == 1:
         raise UnsupportedModelError(
@@ -213,17 +211,18 @@ def detect_task(model_dir) -> str | None:
     except (ModelError, OSError):
         return None
     head = config.default_head()
-    if head == "sequence" and _names_nli_labels(config.id2label):
+    return _kind_of(config, head) if head is not None else None
+
+
+def _kind_of(config: AlbertConfig, head: str) -> str:
+    """The kind of model a head makes: a sequence head whose labels name entailment and
+    contradiction is an NLI model (one that says only LABEL_0… is taken for sentiment unless
+    imported with --task nli)."""
+    names = [str(v).lower() for v in config.id2label.values()]
+    if head == "sequence" and any(n.startswith("entail") for n in names) and any(
+            n.startswith("contra") for n in names):
         return "nli"
-    return model_kind_for_head(head).name if head is not None else None
-
-
-def _names_nli_labels(id2label: dict) -> bool:
-    """A sequence head whose labels name entailment and contradiction is an NLI model (one that
-    says only LABEL_0… is taken for sentiment unless imported with --task nli)."""
-    names = [str(v).lower() for v in id2label.values()]
-    return any(n.startswith("entail") for n in names) and any(n.startswith("contra")
-                                                               for n in names)
+    return model_kind_for_head(head).name
 
 
 def _check_tokenizer(path: Path, config: AlbertConfig) -> None:

@@ -51,6 +51,7 @@ def results_dict(state: DocumentState) -> dict[str, Any]:
         questions=state.questions or None,
         summary=state.summary,
         sentiment=state.sentiment,
+        classification=state.classification,
         tasks=tasks,
     )
 

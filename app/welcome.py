@@ -150,7 +150,8 @@ class WelcomePage(QScrollArea):
                                   else "<b>Some standard models are missing</b>")
         self.models_text.setText(
             "Opening and reading documents works without any model.\n\n"
-            "To find entities, answer questions, summarize and read sentiment, Albert Lens runs "
+            "To find entities, answer questions, summarize, read sentiment and sort text into "
+            "labels of your own, Albert Lens runs "
             "ALBERT models on this computer. The standard pack is a one-time download of about "
             f"{size:.0f} MB:\n{names}\n\nModels are kept in {store}.")
         self.pack_button.setText("Downloading…" if downloading

@@ -128,3 +128,23 @@ def test_export_actions_write_files(session, tmp_path):
     assert all((tmp_path / f"x.{ext}").stat().st_size > 0 for ext in ("html", "json", "csv"))
     assert not window.export_to(tmp_path / "missing-dir" / "x.html", write_html)
     assert window.error_log[-1][0] == "Cannot export"
+
+
+def test_the_export_carries_the_classification_the_state_holds():
+    from app.document_state import DocumentState
+    from engine.documents import Document
+    from engine.tasks.results import Classification, ClassifiedPart
+
+    text = "Please pay the attached invoice.\n\nThe tap in plot 4 leaks."
+    document = Document.from_text(text)
+    second = text.index("The tap")
+    state = DocumentState(document)
+    state.classification = Classification(
+        ["invoice", "repair"], [0.7, 0.3], False,
+        [ClassifiedPart(0, 32, text[:32], ["invoice", "repair"], [0.9, 0.1]),
+         ClassifiedPart(second, len(text), text[second:], ["repair", "invoice"], [0.8, 0.2])])
+    block = results_dict(state)["classification"]
+    assert block["labels"] == ["invoice", "repair"] and block["scores"] == [0.7, 0.3]
+    assert [(p["start"], p["end"], p["labels"][0]) for p in block["parts"]] == [
+        (0, 32, "invoice"), (second, len(text), "repair")]
+    assert all(text[p["start"]:p["end"]] == p["text"] for p in block["parts"])

@@ -228,6 +228,7 @@ class MainWindow(QMainWindow):
         a("ask", "&Ask a Question", self.focus_question, ["Ctrl+L"])
         a("summarize", "&Summarize", lambda: self._run(self.summary_panel), ["Ctrl+Shift+U"])
         a("sentiment", "Analyse Sen&timent", lambda: self._run(self.sentiment_panel), ["Ctrl+Shift+T"])
+        a("classify", "C&lassify into Labels…", self.focus_labels, ["Ctrl+Shift+K"])
         # Esc closes the find bar or stops the analysis, so it is always on; Analyse › Cancel is
         # enabled only while there is something to stop (it shows Esc as its key).
         a("cancel", "Close Find or Cancel", self.escape, ["Esc"], "Stop the running analysis")
@@ -267,8 +268,8 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(act["library"])
         analyse = bar.addMenu("&Analyse")
-        for key in ("run_entities", "ask", "summarize", "sentiment", None, "cancel_analysis", None,
-                    "models"):
+        for key in ("run_entities", "ask", "summarize", "sentiment", "classify", None,
+                    "cancel_analysis", None, "models"):
             analyse.addSeparator() if key is None else analyse.addAction(act[key])
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(act["shortcuts"])
@@ -504,6 +505,12 @@ class MainWindow(QMainWindow):
         if session is not None:
             self.show_panel(self.all_panels.index(panel))
             panel.start(session)
+
+    def focus_labels(self) -> None:
+        """Classifying needs the labels first: show the panel with its label box ready."""
+        self.show_panel(self.all_panels.index(self.classify_panel))
+        self.classify_panel.labels_box.setFocus()
+        self.classify_panel.labels_box.lineEdit().selectAll()
 
     def focus_question(self) -> None:
         self.show_panel(self.all_panels.index(self.ask_panel))

@@ -445,3 +445,22 @@ def test_explanation_tints_keep_the_text_readable_on_both_themes():
                            (QColor("#1c1d20"), QColor("#e6e6e6"))):
             assert contrast_ratio(composite(tint, page), text) >= MIN_CONTRAST
     assert explain_tint(0.0, 1.0) is None
+
+
+def test_analyse_classify_shows_the_panel_with_its_label_box_ready(qtbot, home):
+    from app.main_window import MainWindow
+    from app.settings import Settings
+
+    w = MainWindow(Settings())
+    qtbot.addWidget(w)
+    w.show()
+    from PySide6.QtWidgets import QMenu
+
+    analyse = next(m for m in w.menuBar().findChildren(QMenu) if m.title() == "&Analyse")
+    assert w.actions["classify"] in analyse.actions()
+    box = w.classify_panel.labels_box.lineEdit()
+    box.setText("invoice, contract")
+    box.deselect()
+    w.actions["classify"].trigger()
+    assert w.panels.currentWidget() is w.classify_panel
+    assert box.selectedText() == "invoice, contract"  # ready to be typed over

@@ -22,7 +22,8 @@ Models are albert-base-shaped (E=128, H=768, 12 layers, FFN 3072, vocab 30000, r
 weights), built with tests/checkpoint_factory.py; `--tiny` uses the test suite's tiny shape
 instead (a quick check of the script, not figures).
 
-    python benchmarks/library.py [--docs 1000] [--model-docs 20] [--queries 100] [--asks 20]
+    python benchmarks/library.py [--docs 1000] [--model-docs 20] [--rounds 3] [--queries 100]
+                                 [--asks 20] [--no-models] [--tiny]
 """
 
 from __future__ import annotations
@@ -116,7 +117,10 @@ def main() -> int:
     ap.add_argument("--model-docs", type=int, default=20)
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--asks", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds for stage speed")
     ap.add_argument("--tiny", action="store_true", help="tiny models: check the script only")
+    ap.add_argument("--no-models", action="store_true",
+                    help="stage 1 only: keyword search, no-change update and size")
     ap.add_argument("--keep", help="work in this folder and keep it")
     args = ap.parse_args()
 
@@ -168,6 +172,22 @@ def main() -> int:
         lat.append(time.perf_counter() - t)
         found += bool(hits) and hits[0].path == str(path)
     print(f"search, keyword only: {ms(lat)} (fact's document first: {found}/{len(queries)})")
+    if args.no_models:
+        lat = []
+        for _ in range(5):
+            t = time.perf_counter()
+            r = lib.update()
+            lat.append(time.perf_counter() - t)
+            assert r.unchanged == args.docs and r.new == r.changed == 0
+        print(f"update with nothing changed: median {statistics.median(lat):.2f} s, "
+              f"max {max(lat):.2f} s")
+        lib.store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = lib.store.disk_bytes()
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"database: {size / 2**20:.1f} MiB ({size / words:.1f} bytes a word, no "
+              f"vectors); peak resident memory of this process: {rss:.0f} MiB")
+        lib.close()
+        return 0
 
     # models
     t = time.perf_counter()
@@ -178,42 +198,44 @@ def main() -> int:
     print(f"models built, imported and converted in {time.perf_counter() - t:.0f} s "
           f"({'tiny' if args.tiny else 'albert-base shape'})")
 
-    # 4. stage throughput against the engine's own, on the first --model-docs documents
-    sub = engine.open_library(work / "sub.sqlite3", device="cpu")
+    # 4. stage throughput against the engine's own, on the first --model-docs documents,
+    # alternating rounds; both sides load their model inside the timing.
     subdir = work / "subset"
     subdir.mkdir(exist_ok=True)
     for _, path in facts[: args.model_docs]:
         (subdir / path.name).write_bytes(path.read_bytes())
-    sub.add_folder(subdir)
-    sub.update(stages=("passages",))
-    rows = [p for d in sub.store.documents() for p in sub.store.passages_of(d.id)]
-    folded = sub.store.folded_of([p.id for p in rows])
-    texts = [folded[p.id] for p in rows]
+    documents = [engine.load_document(p) for p in sorted(subdir.iterdir())]
+    timings: dict[str, list[float]] = {k: [] for k in ("lib_e", "eng_e", "lib_n", "eng_n")}
+    for r in range(args.rounds):
+        sub = engine.open_library(work / f"sub{r}.sqlite3", device="cpu")
+        sub.add_folder(subdir)
+        sub.update(stages=("passages",))
+        rows = [p for d in sub.store.documents() for p in sub.store.passages_of(d.id)]
+        folded = sub.store.folded_of([p.id for p in rows])
+        texts = [folded[p.id] for p in rows]
+        t = time.perf_counter()
+        SentenceEncoder("bench/embeddings", device="cpu").encode(texts)
+        timings["eng_e"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        sub.update(stages=("embeddings",))
+        timings["lib_e"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ner = engine.pipeline("ner", model="bench/ner", device="cpu")
+        for document in documents:  # the library reads each document whole, as this does
+            ner(document)
+        timings["eng_n"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        sub.update(stages=("entities",))
+        timings["lib_n"].append(time.perf_counter() - t)
+        sub.close()
+    med = {k: statistics.median(v) for k, v in timings.items()}
+    print(f"embeddings of {len(rows)} passages ({args.rounds} alternating rounds, medians): "
+          f"library {med['lib_e']:.1f} s, engine {med['eng_e']:.1f} s -> "
+          f"{med['eng_e'] / med['lib_e']:.0%} of the engine's throughput")
+    print(f"entities of {len(documents)} documents: library {med['lib_n']:.1f} s, engine "
+          f"{med['eng_n']:.1f} s -> {med['eng_n'] / med['lib_n']:.0%} of the engine's "
+          "throughput")
     encoder = SentenceEncoder("bench/embeddings", device="cpu")
-    encoder.encode(texts[:4])  # warm
-    t = time.perf_counter()
-    encoder.encode(texts)
-    engine_embed = time.perf_counter() - t
-    t = time.perf_counter()
-    sub.update(stages=("embeddings",))
-    lib_embed = time.perf_counter() - t
-    ner = engine.pipeline("ner", model="bench/ner", device="cpu")
-    ner(texts[0])
-    documents = [engine.load_document(path) for _, path in facts[: args.model_docs]]
-    t = time.perf_counter()
-    for document in documents:  # the library reads each document whole, as this does
-        ner(document)
-    engine_ner = time.perf_counter() - t
-    t = time.perf_counter()
-    sub.update(stages=("entities",))
-    lib_ner = time.perf_counter() - t
-    print(f"embeddings of {len(rows)} passages: library {lib_embed:.1f} s, engine "
-          f"{engine_embed:.1f} s -> {engine_embed / lib_embed:.0%} of the engine's throughput "
-          "(the library's time includes loading the model)")
-    print(f"entities of {len(rows)} passages: library {lib_ner:.1f} s, engine "
-          f"{engine_ner:.1f} s -> {engine_ner / lib_ner:.0%} of the engine's throughput "
-          "(includes loading the model)")
-    sub.close()
 
     # 3b. hybrid search: every passage gets a (random) vector of the installed model
     key = model_key(store.get_installed("bench/embeddings"))

@@ -140,6 +140,14 @@ class Output:
         try:
             with _Sink(tmp, self.fmt) as sink:
                 for s, source in enumerate(sources):
+                    if self.fmt == "parquet" and source.suffix == ".parquet":
+                        # Parquet to Parquet as Arrow tables, never as Python rows: the commit
+                        # is the one serial step of a cluster run.
+                        table = _winners(source, s, winner)
+                        sink.write_table(table)
+                        count += table.num_rows
+                        failed += table.column("status").to_pylist().count(rows.FAILED)
+                        continue
                     for r, row, raw in self._rows(source):
                         if winner.get(row["path"]) == (s, r):
                             sink.write(row, raw)
@@ -165,6 +173,14 @@ class Output:
             for row in batch.to_pylist():
                 yield r, row, None
                 r += 1
+
+
+def _winners(source: Path, s: int, winner: dict[str, tuple[int, int]]) -> pa.Table:
+    """The rows of one Parquet source that are their path's newest, in the batch schema."""
+    table = pq.read_table(source)
+    paths = table.column("path").to_pylist()
+    keep = pa.array([winner.get(p) == (s, r) for r, p in enumerate(paths)], type=pa.bool_())
+    return table.filter(keep).select(list(rows.COLUMNS)).cast(rows.SCHEMA)
 
 
 def _jsonl_rows(path: Path) -> Iterator[dict]:
@@ -203,6 +219,11 @@ class _Sink:
         self._buffer.append(row)
         if len(self._buffer) >= 1024:
             self._flush()
+
+    def write_table(self, table: pa.Table) -> None:
+        self._flush()
+        if table.num_rows:
+            self._parquet.write_table(table)
 
     def _flush(self) -> None:
         if self._buffer:

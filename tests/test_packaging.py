@@ -60,8 +60,8 @@ def test_spec_parses_and_keeps_dev_and_gpu_stacks_out():
     for name in ("torch", "transformers", "tokenizers", "pytest", "hypothesis", "IPython",
                  "tkinter", "sympy", "ray"):
         assert name in excludes, name
-    # albert-lens batch writes Parquet in the bundle too.
-    assert not {"pyarrow", "pyarrow.parquet", "pyarrow.lib"} & excludes
+    # albert-lens batch writes Parquet in the bundle too, and the Library is SQLite.
+    assert not {"pyarrow", "pyarrow.parquet", "pyarrow.lib", "sqlite3", "_sqlite3"} & excludes
     # int8 needs onnxruntime.quantization, which imports these: they must not be excluded.
     for needed in ("onnx", "onnx.reference", "onnxruntime", "onnxruntime.quantization",
                    "onnxruntime.transformers"):

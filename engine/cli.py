@@ -27,11 +27,17 @@ import traceback
 from collections.abc import Callable
 
 import engine
-from engine.errors import AlbertLensError, Cancelled, ModelNotFoundError
+from engine.cli_errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    command_failed,
+    describe_error,
+)
+from engine.errors import Cancelled, ModelNotFoundError
 from engine.report import check_spans, display_text, plain, results_report, to_json
 from engine.tasks.registry import TASKS, model_kind, task_spec, tasks_using
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a writer whose reader went away.
 EXIT_BROKEN_PIPE = 141
 # --task values, in the order `all` runs them (the question-answering task only with a question).
@@ -211,18 +217,8 @@ def run_analyze(args: argparse.Namespace, stdout=None, stderr=None) -> int:
     err = stderr if stderr is not None else sys.stderr
     try:
         report, code = analyze(args, err)
-    except UsageError as exc:
-        return _fail(err, str(exc), EXIT_USAGE)
-    except (Cancelled, KeyboardInterrupt):
-        return _fail(err, "interrupted.", EXIT_INTERRUPTED)
-    except AlbertLensError as exc:
-        return _fail(err, str(exc), EXIT_ERROR)
-    except ValueError as exc:
-        return _fail(err, str(exc), EXIT_USAGE)
-    except Exception as exc:
-        if os.environ.get("ALBERT_LENS_DEBUG"):
-            raise
-        return _fail(err, describe_error(exc), EXIT_ERROR)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every error ends as one line
+        return command_failed(err, exc, usage=(UsageError,))
     if report is None:
         return code
     if args.output_format == "json":
@@ -248,22 +244,6 @@ def write_out(out, text: str, utf8: bool = False) -> None:
         text = text.encode(encoding, "backslashreplace").decode(encoding)
     out.write(text)
     out.flush()
-
-
-def _fail(err, message: str, code: int) -> int:
-    print(f"albert-lens: error: {_one_line(str(message), limit=10_000)}", file=err)
-    err.flush()
-    return code
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line a person can act on, for an error that was not raised on purpose."""
-    if isinstance(exc, AlbertLensError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return ("out of memory (try a shorter document, fewer summary sentences or "
-                "--precision int8)")
-    return f"unexpected {type(exc).__name__}: {exc} (set ALBERT_LENS_DEBUG=1 for details)"
 
 
 # --- the work ------------------------------------------------------------------------------------

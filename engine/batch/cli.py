@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 import engine
-from engine.errors import AlbertLensError, Cancelled
+from engine.cli_errors import EXIT_ERROR, EXIT_OK, command_failed
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Test hook: the process SIGKILLs itself once it has received this many rows (a crash half-way).
 KILL_AFTER_VARIABLE = "ALBERT_LENS_BATCH_TEST_KILL_AFTER"
 
@@ -78,28 +77,12 @@ def add_batch_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_batch(args: argparse.Namespace, stderr=None) -> int:
-    from engine.cli import describe_error
-
     err = stderr if stderr is not None else sys.stderr
     try:
         return _run(args, err)
-    except BatchUsageError as exc:
-        return _fail(err, str(exc), EXIT_USAGE)
-    except (Cancelled, KeyboardInterrupt):
-        return _fail(err, "interrupted; what was done is kept - run the same command again to "
-                          "resume", EXIT_INTERRUPTED)
-    except AlbertLensError as exc:
-        return _fail(err, str(exc), EXIT_ERROR)
-    except Exception as exc:
-        if os.environ.get("ALBERT_LENS_DEBUG"):
-            raise
-        return _fail(err, describe_error(exc), EXIT_ERROR)
-
-
-def _fail(err, message: str, code: int) -> int:
-    print(f"albert-lens: error: {' '.join(message.split())}", file=err)
-    err.flush()
-    return code
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every error ends as one line
+        return command_failed(err, exc, usage=(BatchUsageError,), interrupted=(
+            "interrupted; what was done is kept - run the same command again to resume"))
 
 
 def settings_from(args) -> object:

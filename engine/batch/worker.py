@@ -58,7 +58,7 @@ class Worker:
 
     def analyze(self, file: BatchFile) -> dict:
         import engine
-        from engine.cli import describe_error
+        from engine.cli_errors import describe_error
         from engine.report import check_spans, plain, results_report
 
         t0 = time.perf_counter()

@@ -55,13 +55,15 @@ def test_a_missing_path_is_a_typed_error(tmp_path):
         collect([tmp_path / "pipe"])
 
 
-def test_the_batch_names_documents_as_the_library_does():
-    from engine.batch.files import is_candidate as batch_rule
-    from engine.library.scan import is_candidate as library_rule
+def test_a_folder_contributes_its_documents_not_leftovers():
+    # One rule (engine.documents.folders) for batch runs and the Library alike.
+    from engine.documents.folders import is_document_name
 
-    for name in ("a.txt", "B.PDF", "c.docx", "d.epub", ".hidden.txt", "~$lock.docx", "e.txt~",
-                 "f.part", "g.png", "h", "#i.md#", "j.md.swp", "k.htm"):
-        assert batch_rule(name) == library_rule(name), name
+    documents = ("a.txt", "B.PDF", "c.docx", "d.epub", "k.htm", "l.markdown")
+    leftovers = (".hidden.txt", "~$lock.docx", "e.txt~", "f.part", "g.png", "h", "#i.md#",
+                 "j.md.swp", "m.docx.crdownload", ".~lock.n.docx#")
+    assert [n for n in documents if not is_document_name(n)] == []
+    assert [n for n in leftovers if is_document_name(n)] == []
 
 
 def test_model_identity_is_the_librarys_model_key(tmp_path, monkeypatch, checkpoints):

@@ -13,14 +13,8 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.documents.sniff import EXTENSIONS
+from engine.documents.folders import walk_documents
 from engine.errors import AlbertLensError
-
-# The Library's rule for which names are documents (engine/library/scan.py), repeated so a batch
-# does not import the Library's SQLite store (the desktop bundle leaves sqlite3 out).
-_TEMP_PREFIXES = ("~$", ".~lock.", "#")
-_TEMP_SUFFIXES = ("~", ".tmp", ".temp", ".part", ".partial", ".crdownload", ".swp", ".swo",
-                  ".bak", "#")
 
 
 class BatchInputError(AlbertLensError):
@@ -32,13 +26,6 @@ class BatchFile:
     path: str       # absolute
     size: int
     mtime_ns: int
-
-
-def is_candidate(name: str) -> bool:
-    """A file name a folder contributes: a readable format, not hidden, not temporary."""
-    if name.startswith(".") or name.startswith(_TEMP_PREFIXES) or name.endswith(_TEMP_SUFFIXES):
-        return False
-    return os.path.splitext(name)[1].lower() in EXTENSIONS
 
 
 def _matches(path: str, patterns: Iterable[str], root: str | None) -> bool:
@@ -66,7 +53,7 @@ def collect(paths: Iterable[str], include: Iterable[str] = (),
             raise BatchInputError(f"{given}: {exc.strerror or 'cannot be read'}; "
                                   "give files or folders that exist") from exc
         if stat.S_ISDIR(st.st_mode):
-            candidates = _walk(top)
+            candidates = walk_documents(top)
             root = top
         elif not stat.S_ISREG(st.st_mode):
             raise BatchInputError(f"{given} is not a regular file or a folder")
@@ -80,30 +67,3 @@ def collect(paths: Iterable[str], include: Iterable[str] = (),
                 continue
             found.setdefault(path, BatchFile(path, info.st_size, info.st_mtime_ns))
     return [found[p] for p in sorted(found)]
-
-
-def _walk(folder: str) -> list[tuple[str, os.stat_result]]:
-    # Hidden folders are skipped and symlinked folders not followed: a link loop cannot make
-    # the walk endless.
-    out = []
-    stack = [folder]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if not entry.name.startswith("."):
-                        stack.append(entry.path)
-                    continue
-                if not is_candidate(entry.name):
-                    continue
-                st = entry.stat(follow_symlinks=True)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                out.append((os.path.abspath(entry.path), st))
-    return out

@@ -1,31 +1,21 @@
 """Walking the Library's folders and telling what changed since the last update.
 
-A file is a candidate when the engine reads its format (the extensions of
-`engine.documents.sniff.EXTENSIONS`) and it is neither hidden nor a temporary file (editors'
-lock and backup files, partial downloads). A known file whose size and mtime_ns are unchanged is
-not opened at all; when either differs its sha256 decides (a file saved again with the same
-bytes is only touched); a new path whose sha256 is that of a known path that has gone is a
-rename, and keeps its index.
+The files are those engine.documents.folders calls documents. A known file whose size and
+mtime_ns are unchanged is not opened at all; when either differs its sha256 decides (a file
+saved again with the same bytes is only touched); a new path whose sha256 is that of a known
+path that has gone is a rename, and keeps its index.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from engine.documents.sniff import EXTENSIONS
+from engine.documents.folders import walk_documents
 from engine.errors import Cancelled
 from engine.library.storage import DocumentRow
-
-# Editors' and downloaders' leftovers: never documents.
-_TEMP_PREFIXES = ("~$", ".~lock.", "#")
-_TEMP_SUFFIXES = ("~", ".tmp", ".temp", ".part", ".partial", ".crdownload", ".swp", ".swo",
-                  ".bak", "#")
-_HASH_CHUNK = 1 << 20
+from engine.runtime.graph_cache import file_digest as file_sha256
 
 
 @dataclass(frozen=True)
@@ -52,46 +42,10 @@ class ScanPlan:
         return self.new + self.changed
 
 
-def is_candidate(name: str) -> bool:
-    """A file name the Library indexes: a readable format, not hidden, not temporary."""
-    if name.startswith(".") or name.startswith(_TEMP_PREFIXES) or name.endswith(_TEMP_SUFFIXES):
-        return False
-    return Path(name).suffix.lower() in EXTENSIONS
-
-
 def walk(folder: str, recursive: bool = True, cancel: Callable[[], bool] | None = None):
-    """FileState of every candidate file under `folder` (hidden folders skipped, symlinked
-    folders not followed: a link loop cannot make a walk endless)."""
-    stack = [folder]
-    while stack:
-        current = stack.pop()
-        if cancel is not None and cancel():
-            raise Cancelled("The update was cancelled.")
-        try:
-            entries = list(os.scandir(current))
-        except OSError:
-            continue  # gone or unreadable since it was listed
-        for entry in sorted(entries, key=lambda e: e.name):
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if recursive and not entry.name.startswith("."):
-                        stack.append(entry.path)
-                    continue
-                if not is_candidate(entry.name):
-                    continue
-                st = entry.stat(follow_symlinks=True)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                yield FileState(os.path.abspath(entry.path), st.st_size, st.st_mtime_ns)
-
-
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+    """FileState of every document file under `folder` (engine.documents.folders' rule)."""
+    for path, st in walk_documents(folder, recursive, cancel):
+        yield FileState(path, st.st_size, st.st_mtime_ns)
 
 
 def under(path: str, folder: str, recursive: bool = True) -> bool:

@@ -19,9 +19,7 @@ import os
 import sys
 import time
 
-from engine.errors import AlbertLensError, Cancelled
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from engine.cli_errors import EXIT_OK, EXIT_USAGE, command_failed, fail
 
 
 def add_library_parser(subparsers) -> argparse.ArgumentParser:
@@ -71,25 +69,16 @@ def run_library_command(args: argparse.Namespace, stdout=None, stderr=None) -> i
     err = stderr if stderr is not None else sys.stderr
     handler = _HANDLERS.get(getattr(args, "library_command", None))
     if handler is None:
-        return _fail(err, "choose a library command: add, update, status, search, ask, "
+        return fail(err, "choose a library command: add, update, status, search, ask, "
                           "entities or remove", EXIT_USAGE)
     from engine.library import open_library
 
     try:
         with open_library(args.library, device=args.device) as lib:
             result = handler(lib, args, err)
-    except (Cancelled, KeyboardInterrupt):
-        return _fail(err, "interrupted; what was indexed is kept (run update to go on).",
-                     EXIT_INTERRUPTED)
-    except AlbertLensError as exc:
-        return _fail(err, str(exc), EXIT_ERROR)
-    except ValueError as exc:
-        return _fail(err, str(exc), EXIT_USAGE)
-    except Exception as exc:
-        if os.environ.get("ALBERT_LENS_DEBUG"):
-            raise
-        return _fail(err, f"unexpected {type(exc).__name__}: {exc} "
-                          "(set ALBERT_LENS_DEBUG=1 for details)", EXIT_ERROR)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every error ends as one line
+        return command_failed(err, exc, interrupted=(
+            "interrupted; what was indexed is kept (run update to go on)."))
     data, text = result
     if args.output_format == "json":
         out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
@@ -199,12 +188,6 @@ def _report_text(r) -> str:
 def _short(text: str, limit: int = 160) -> str:
     one = " ".join(text.split())
     return one if len(one) <= limit else one[:limit - 1] + "…"
-
-
-def _fail(err, message: str, code: int) -> int:
-    print(f"albert-lens: error: {' '.join(str(message).split())}", file=err)
-    err.flush()
-    return code
 
 
 class _Progress:

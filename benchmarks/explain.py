@@ -29,11 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from common import BASE  # this folder is sys.path[0]
 
-BASE = {"vocab_size": 30000, "embedding_size": 128, "hidden_size": 768,
-        "num_hidden_layers": 12, "num_hidden_groups": 1, "inner_group_num": 1,
-        "num_attention_heads": 12, "intermediate_size": 3072, "hidden_act": "gelu_new",
-        "max_position_embeddings": 512}
 LABELS = ["complaint", "invoice", "contract"]
 
 

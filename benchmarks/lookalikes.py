@@ -33,6 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from common import make_document, sample_texts  # this folder is sys.path[0]
 
 SAMPLE_DIRS = (REPO / "tests" / "data" / "samples", REPO.parent / "shared" / "samples")
 SHAPES = {
@@ -47,35 +48,12 @@ SHAPES = {
 }
 
 
-def sample_texts() -> list[str]:
-    paths = [p for d in SAMPLE_DIRS for p in sorted(d.glob("*.txt"))]
-    if not paths:
-        raise SystemExit("no samples found")
-    return [p.read_text(encoding="utf-8") for p in paths]
-
-
-def make_document(words: int) -> str:
-    """Whole paragraphs of the samples, repeated, until `words` words."""
-    paragraphs = [p.strip() for t in sample_texts() for p in t.split("\n") if p.strip()]
-    out, count, i = [], 0, 0
-    while count < words:
-        p = paragraphs[i % len(paragraphs)]
-        n = len(p.split())
-        if count + n > words:
-            p = " ".join(p.split()[: words - count])
-            n = words - count
-        out.append(p)
-        count += n
-        i += 1
-    return "\n\n".join(out)
-
-
 def build_models(work: Path, shape) -> dict[str, Path]:
     from tests import checkpoint_factory as factory
 
     corpus = work / "corpus.txt"
     corpus.write_text(factory.CORPUS.read_text(encoding="utf-8") + "\n"
-                      + "\n".join(sample_texts()), encoding="utf-8")
+                      + "\n".join(sample_texts(SAMPLE_DIRS)), encoding="utf-8")
     spiece = factory.train_spiece(work / "spiece.model", vocab_size=8000, corpus=corpus)
     return {name: factory.build_checkpoint(work / name, spiece, head=head, shape=shape, seed=1,
                                            perturb=False)
@@ -104,7 +82,7 @@ def main() -> int:
     os.environ.setdefault("ALBERT_LENS_HOME", str(work / "home"))
     import engine
 
-    document = make_document(args.words)
+    document = make_document(args.words, sample_texts(SAMPLE_DIRS))
     folded = engine.fold_lookalikes(document)  # also loads the confusables data once
     start = time.perf_counter()
     folded = engine.fold_lookalikes(document)

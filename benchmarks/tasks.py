@@ -33,37 +33,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from common import BASE, make_document, sample_texts  # this folder is sys.path[0]
 
 SAMPLES = REPO.parent / "shared" / "samples"
-BASE = {"vocab_size": 30000, "embedding_size": 128, "hidden_size": 768,
-        "num_hidden_layers": 12, "num_hidden_groups": 1, "inner_group_num": 1,
-        "num_attention_heads": 12, "intermediate_size": 3072, "hidden_act": "gelu_new",
-        "max_position_embeddings": 512}
 QUESTIONS = ["What does ALBERT share across layers?", "Who developed ALBERT?",
              "How does factorized embedding parameterization reduce parameters?"]
-
-
-def sample_texts() -> list[str]:
-    texts = [p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt"))]
-    if not texts:
-        raise SystemExit(f"no samples in {SAMPLES}")
-    return texts
-
-
-def make_document(words: int) -> str:
-    """Whole paragraphs of the samples, repeated, until `words` words."""
-    paragraphs = [p.strip() for t in sample_texts() for p in t.split("\n") if p.strip()]
-    out, count, i = [], 0, 0
-    while count < words:
-        p = paragraphs[i % len(paragraphs)]
-        n = len(p.split())
-        if count + n > words:
-            p = " ".join(p.split()[: words - count])
-            n = words - count
-        out.append(p)
-        count += n
-        i += 1
-    return "\n\n".join(out)
 
 
 def build_models(work: Path) -> dict[str, Path]:

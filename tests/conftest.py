@@ -16,10 +16,20 @@ pytest_plugins = ("tests.app_support",)
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
-    """Never touch the developer's real model store or cache."""
+    """Never touch the developer's real model store or cache.
+
+    The home is shared by the whole session (its graph cache saves conversions), so a test that
+    installs a model must give itself a home of its own: one left in the shared store would
+    change what later tests see, and fails the test that left it.
+    """
     home = tmp_path_factory.getbasetemp() / "albert-lens-home"
     monkeypatch.setenv("ALBERT_LENS_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    yield
+    models = home / "data" / "models"
+    left = sorted(p.name for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if models.is_dir() else []
+    assert left == [], f"this test installed {left} in the session's shared store"
 
 
 @pytest.fixture(scope="session")

@@ -80,10 +80,11 @@ def test_a_pooler_without_its_bias_is_refused_by_name(checkpoints, tmp_path):
         engine.load_model(model_dir, device="cpu")
 
 
-def test_an_import_hashes_each_weight_file_once(checkpoints, monkeypatch):
+def test_an_import_hashes_each_weight_file_once(checkpoints, monkeypatch, tmp_path):
     from engine.models.importer import import_model
     from engine.runtime import graph_cache
 
+    monkeypatch.setenv("ALBERT_LENS_HOME", str(tmp_path / "home"))  # a store of its own
     hashed = []
     real = graph_cache.file_digest
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.analysis import AnalysisService
 from app.settings import Settings
@@ -17,3 +18,6 @@ class AppContext:
     analysis: AnalysisService
     show_error: Callable[[str, BaseException], None]
     manage_models: Callable[[], None]
+    # The Library's stored entities for a file (unchanged since indexed, same model), or None;
+    # called off the UI thread.
+    stored_entities: Callable[[Path], list | None] = lambda _path: None

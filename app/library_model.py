@@ -106,6 +106,18 @@ class LibraryModel(QObject):
             on_success=on_success, on_error=on_error or (lambda e: self.failed.emit(title, e)),
             visible=False, lane="library")
 
+    def stored_entities(self, path: str | Path) -> list | None:
+        """The entities the library holds for `path` when the file is unchanged since it was
+        indexed and they came from the current default NER model; else None. Any thread: it
+        opens a connection of its own, and never creates a library."""
+        if not self.location.exists():
+            return None
+        try:
+            with Library(self.location, device=self.device) as lib:
+                return lib.stored_entities(path)
+        except Exception:  # noqa: BLE001 - a library that cannot answer: run the model instead
+            return None
+
     # --- start and listing -----------------------------------------------------------------------
     def start(self) -> None:
         """At start-up: a library that exists is listed, watched and brought up to date (files

@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
         self.library = LibraryDock(self.jobs, self.open_path, lambda: self.sessions,
                                    self.show_error, self.settings.device, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.library)
+        self.ctx.stored_entities = self.library.model.stored_entities
 
         self.status = StatusBar(self.jobs, self.analysis, self)
         self.setStatusBar(self.status)

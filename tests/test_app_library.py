@@ -406,3 +406,48 @@ def test_answers_list_title_and_page_and_open_with_their_sentence(qtbot, win, tm
     [context] = session.view.highlights("answer-context")
     assert paper.text[mark.start:mark.end] == "4200"
     assert paper.text[context.start:context.end] == sentence
+
+
+def test_a_document_the_library_holds_shows_its_stored_entities(qtbot, home, tmp_path):
+    from engine.tasks.results import Entity
+    from tests.app_support import open_document
+
+    factory = fake_factory()
+    w = make_window(qtbot, factory)
+    doc = tmp_path / "a.txt"
+    doc.write_text("Marie Curie met Ada Brook in Oslo.\n", encoding="utf-8")
+    stored = [Entity(label="B-PER", start=16, end=25, text="Ada Brook", score=0.8)]
+    asked = []
+    w.ctx.stored_entities = lambda path: asked.append(Path(path)) or stored
+    session = open_document(qtbot, w, doc)
+    assert asked == [doc.absolute()]
+    assert [(e.start, e.end, e.text) for e in session.document_state.entities] == [
+        (16, 25, "Ada Brook")]
+    assert factory.made["ner"].calls == 0  # the model was loaded, not run
+
+    # At int8 the library's full-precision results are not what these settings compute.
+    w.settings.precision = "int8"
+    w.analysis.reset()
+    asked.clear()
+    w.entities_panel.start(session)
+    qtbot.waitUntil(lambda: session.state("ner") == "done" and factory.made["ner"].calls == 1,
+                    timeout=10000)
+    assert asked == []
+    assert [e.text for e in session.document_state.entities] == ["Marie Curie"]
+
+
+def test_the_app_asks_a_library_only_when_it_exists(qtbot, home, tmp_path):
+    from app.library_model import LibraryModel
+    from app.workers import JobManager
+
+    jobs = JobManager()
+    model = LibraryModel(jobs, "cpu", name_or_path=tmp_path / "lib.sqlite3")
+    assert model.stored_entities(tmp_path / "a.txt") is None
+    assert not (tmp_path / "lib.sqlite3").exists()  # asking creates nothing
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("Ada Brook lives in Oslo.\n", encoding="utf-8")
+    with engine.open_library(tmp_path / "lib.sqlite3") as lib:
+        lib.add_folder(tmp_path / "docs")
+        lib.update()  # no NER model installed: keyword stage only
+    assert model.stored_entities(tmp_path / "docs" / "a.txt") is None
+    model.shut_down()

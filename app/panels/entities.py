@@ -258,11 +258,18 @@ class EntitiesPanel(TaskPanel):
     # --- running ---------------------------------------------------------------------------------
     def start(self, session: DocumentSession) -> None:
         document = session.document
+        settings = self.ctx.settings
+        # The Library ran the default model, folding look-alikes, at full precision: its stored
+        # entities are this analysis's only when the settings ask for the same.
+        reusable = (document.path is not None and settings.model_for(self.task) is None
+                    and settings.fold_lookalikes and settings.precision == "fp32")
 
         def call(pipe, progress, cancel):
+            stored = self.ctx.stored_entities(document.path) if reusable else None
             # The Document, not just its text: its paragraphs guide the engine's windows.
-            entities = sorted(pipe(document, progress=progress, cancel=cancel),
-                              key=lambda e: (e.start, e.end))
+            found = stored if stored is not None else pipe(document, progress=progress,
+                                                           cancel=cancel)
+            entities = sorted(found, key=lambda e: (e.start, e.end))
             # Built here, off the UI thread: a long document can hold thousands.
             return entities, entity_highlights(entities, set()), group_entities(entities)
 

@@ -177,8 +177,11 @@ def test_bad_labels_and_templates_are_value_errors(nli):
     for labels in ([], "", " , ", ["a", "a"]):
         with pytest.raises(ValueError):
             zs("text", labels)
-    with pytest.raises(ValueError, match="no \\{\\}"):
-        zs("text", ["a"], hypothesis_template="No slot here.")
+    # A template is text with one {} for the label, never a format string.
+    for template in ("No slot here.", "This is {x}.", "{0.__class__}", "{:>999999999}",
+                     "{} and {}", "It is {} {{really}}."):
+        with pytest.raises(ValueError, match="exactly one \\{\\} for the label"):
+            zs("text", ["a"], hypothesis_template=template)
     with pytest.raises(TypeError, match="unknown zero-shot-classification option"):
         ours(nli[0], temperature=2)
 

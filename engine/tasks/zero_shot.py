@@ -1,7 +1,7 @@
 """Zero-shot classification into the user's own labels with an NLI (MNLI-trained) checkpoint.
 
 As transformers 4.57's zero-shot-classification pipeline: each label becomes a hypothesis
-(``hypothesis_template.format(label)``), the text is the premise, and each pair is read as
+(the template with its one ``{}`` replaced by the label), the text is the premise, and each pair is read as
 ``[CLS] premise [SEP] hypothesis [SEP]`` (type ids 1 from the hypothesis on; only the premise
 is ever shortened, "only_first"). Scores:
 
@@ -202,13 +202,17 @@ class ZeroShotClassificationPipeline(TaskPipeline):
 
     def _hypotheses(self, labels: list[str], opts: ZeroShotOptions) -> list[list[int]]:
         template = opts.hypothesis_template
-        if template.format(labels[0]) == template:
+        # One literal {} and no other braces: the same hypotheses as transformers' format() on
+        # every such template, and a template is never a format string (no "{0.__class__}",
+        # no "{:>999999999}").
+        if template.count("{}") != 1 or template.replace("{}", "").count("{") \
+                or template.replace("{}", "").count("}"):
             raise ValueError(
-                f"The hypothesis template {template!r} has no {{}} for the label: write it "
-                "like \"This example is {}.\"")
+                f"The hypothesis template {template!r} needs exactly one {{}} for the label and "
+                "no other braces: write it like \"This example is {}.\"")
         out = []
         for label in labels:
-            hyp = template.format(label)
+            hyp = template.replace("{}", label)
             if opts.fold_lookalikes:
                 hyp = fold_text(hyp).text
             out.append(list(self.tokenizer.tokenize_with_offsets(hyp)[0]))

@@ -205,19 +205,31 @@ class Store:
         writers queue up under busy_timeout instead of failing half-way)."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             raise _error(self.path, exc) from exc
         try:
             yield self._db
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise _error(self.path, exc) from exc
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
             try:
                 self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
+            except sqlite3.DatabaseError as exc:
+                self._rollback()
                 raise _error(self.path, exc) from exc
+
+    def _rollback(self) -> None:
+        # A failed COMMIT (a full disk) may have rolled back already: the first error is the
+        # one to report, not "no transaction is active".
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.DatabaseError:
+                pass
 
     def _migrate(self) -> None:
         with self.transaction() as db:
@@ -237,7 +249,7 @@ class Store:
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
         try:
             return self._db.execute(sql, tuple(params)).fetchall()
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             raise _error(self.path, exc) from exc
 
     # --- meta ------------------------------------------------------------------------------------
@@ -377,8 +389,9 @@ class Store:
             rows = self._db.execute(
                 "SELECT rowid, bm25(passage_fts) AS rank FROM passage_fts "
                 "WHERE passage_fts MATCH ? ORDER BY rank LIMIT ?", (fts_query, limit)).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "fts5" in str(exc) or "syntax" in str(exc):
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and (
+                    "fts5" in str(exc) or "syntax" in str(exc)):
                 return []
             raise _error(self.path, exc) from exc
         return [(int(pid), -float(rank)) for pid, rank in rows]
@@ -559,6 +572,13 @@ def _error(path: Path, exc: sqlite3.Error) -> LibraryError:
         return LibraryBusyError(
             f"The library {path} is busy: another Albert Lens process is writing to it. "
             "Try again when it has finished.")
+    if "full" in text:
+        return LibraryError(f"The disk holding the library {path} is full. Free some space, "
+                            "then update again: what was indexed stays.")
+    if "readonly" in text or ("unable to open" in text and path.exists()):
+        return LibraryError(f"The library {path} is on a location Albert Lens cannot write to "
+                            "(it needs to, even to search); copy it somewhere writable and "
+                            "open that copy.")
     if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text
                                                    or "malformed" in text):
         return LibraryError(f"{path} is not a usable library database ({text}). Move it away "

@@ -46,7 +46,7 @@ def lookalike_tooltip(item: Lookalike) -> str:
 
 def indicator_text(folded: FoldedText) -> str:
     """"Look-alikes: 154 words (12%)"; empty when the text has none."""
-    count = len(folded.lookalikes)
+    count = folded.count
     if not count:
         return ""
     words = "word" if count == 1 else "words"

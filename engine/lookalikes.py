@@ -22,6 +22,8 @@ from dataclasses import dataclass
 # in for an "o").
 _CANDIDATE = re.compile(r"\b\w*[^\W\x00-\x7f]\w*")
 _WORD = re.compile(r"\w+")
+MAX_WORD = 64        # longer runs of letters are not words: never folded
+MAX_LISTED = 100_000  # look-alike words kept as items (all are counted and folded)
 # TR39 treats these as one writing system: Japanese, Chinese and Korean text mixes them.
 _CJK = frozenset({"HAN", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO"})
 _NO_SCRIPT = frozenset({"COMMON", "INHERITED", "Unknown"})
@@ -42,21 +44,27 @@ class Lookalike:
 @dataclass(frozen=True)
 class FoldedText:
     """A text with its look-alike words folded. Same length: a span of `text` is the same span
-    of `original` (take a span's characters from `original`)."""
+    of `original` (take a span's characters from `original`). `count` is every look-alike word;
+    `lookalikes` lists the first MAX_LISTED of them (a hostile file can hold millions)."""
 
     original: str
     text: str
     lookalikes: tuple[Lookalike, ...]
     words: int
+    count: int = -1
+
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            object.__setattr__(self, "count", len(self.lookalikes))
 
     @property
     def changed(self) -> bool:
-        return bool(self.lookalikes)
+        return self.count > 0
 
     @property
     def share(self) -> float:
         """The share of the text's words written with look-alikes (0 for an empty text)."""
-        return len(self.lookalikes) / self.words if self.words else 0.0
+        return self.count / self.words if self.words else 0.0
 
 
 @functools.cache
@@ -108,7 +116,11 @@ def _script_name(script: str) -> str:
     return script.replace("_", " ").title()
 
 
+@functools.lru_cache(maxsize=65536)
 def _fold_word(word: str) -> tuple[str, tuple[str, ...]] | None:
+    # Cached: a text repeats its words, so most candidates cost one dictionary look-up.
+    if len(word) > MAX_WORD:
+        return None  # no word is that long; a run of letters that is stays as it is
     scripts = [script_of(c) for c in word]
     counts = Counter(s for s in scripts if s is not None)
     if len(counts) < 2:
@@ -129,27 +141,37 @@ def _fold_word(word: str) -> tuple[str, tuple[str, ...]] | None:
     return "".join(out), tuple(_script_name(s) for s in (main, *others))
 
 
-def find_lookalikes(text: str) -> list[Lookalike]:
-    """Every word of `text` written with look-alike letters, in text order."""
-    found = []
+def find_lookalikes(text: str, limit: int | None = None) -> list[Lookalike]:
+    """The words of `text` written with look-alike letters, in text order (the first `limit`)."""
+    found: list[Lookalike] = []
     for m in _CANDIDATE.finditer(text):
         folded = _fold_word(m.group())
         if folded is not None:
             found.append(Lookalike(m.start(), m.end(), m.group(), *folded))
+            if limit is not None and len(found) >= limit:
+                break
     return found
 
 
 def fold_lookalikes(text: str) -> FoldedText:
-    """`text` with every look-alike word replaced by what it spells, positions unchanged."""
-    found = find_lookalikes(text)
-    if not found:
-        return FoldedText(text, text, (), len(_WORD.findall(text)))
-    parts, at = [], 0
-    for item in found:
-        parts.append(text[at:item.start])
-        parts.append(item.folded)
-        at = item.end
-    parts.append(text[at:])
-    folded = "".join(parts)
-    assert len(folded) == len(text)  # one code point for one: offsets carry over unchanged
-    return FoldedText(text, folded, tuple(found), len(_WORD.findall(text)))
+    """`text` with every look-alike word replaced by what it spells, positions unchanged.
+
+    Time and memory grow with the text alone: the folded text is assembled by re.sub, and only
+    the first MAX_LISTED look-alike words are kept as items."""
+    listed: list[Lookalike] = []
+    count = 0
+
+    def fold(m: re.Match) -> str:
+        nonlocal count
+        folded = _fold_word(m.group())
+        if folded is None:
+            return m.group()
+        count += 1
+        if len(listed) < MAX_LISTED:
+            listed.append(Lookalike(m.start(), m.end(), m.group(), *folded))
+        return folded[0]
+
+    result = _CANDIDATE.sub(fold, text)
+    assert len(result) == len(text)  # one code point for one: offsets carry over unchanged
+    words = _WORD.subn("", text)[1]  # counted without a list of every word
+    return FoldedText(text, result if count else text, tuple(listed), words, count)

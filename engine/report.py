@@ -170,7 +170,7 @@ def _lookalikes(text: str, folded, folding: bool | None, page) -> dict[str, Any]
         folded = fold_lookalikes(text)
     return {
         "folding": folding,
-        "count": len(folded.lookalikes),
+        "count": folded.count,
         "words": folded.words,
         "share": folded.share,
         "items": [{"start": x.start, "end": x.end, "text": x.text, "folded": x.folded,

@@ -142,3 +142,25 @@ def test_folding_keeps_every_offset(text):
         assert folded.text[item.start:item.end] == item.folded
     # Folding is stable: a folded word is in one script, nothing is left to fold.
     assert fold_lookalikes(folded.text).lookalikes == ()
+
+
+def test_a_text_of_a_million_lookalikes_is_folded_whole_and_listed_in_part():
+    from engine.lookalikes import MAX_LISTED
+
+    word = "p\u0430yp\u0430l"  # two Cyrillic a's
+    count = MAX_LISTED + 50_000
+    folded = fold_lookalikes((word + " ") * count)
+    assert folded.count == count and folded.words == count
+    assert len(folded.lookalikes) == MAX_LISTED  # items for the first ones only
+    assert folded.text == "paypal " * count  # every one is folded
+    assert folded.share == 1.0
+    last = folded.lookalikes[-1]
+    assert (last.start, last.text) == ((MAX_LISTED - 1) * 7, word)
+
+
+def test_a_run_of_letters_longer_than_any_word_is_left_as_it_is():
+    from engine.lookalikes import MAX_WORD
+
+    run = "p\u0430" * (MAX_WORD // 2 + 1)
+    assert fold_lookalikes(run).text == run
+    assert fold_lookalikes(run[:MAX_WORD]).text == "pa" * (MAX_WORD // 2)

@@ -82,6 +82,10 @@ def run_ray(todo: list[BatchFile], settings, output, address: str | None,
     if address:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=not quiet)
     else:
+        progress.note({"event": "warning", "message": "local Ray listens without authentication"},
+                      "albert-lens batch: note: the local Ray listens on this machine's network "
+                      "interfaces without authentication; use it on a trusted network "
+                      "(docs/batch.md)")
         cpus = (workers + 1) if workers else cores()
         ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR,
                  log_to_driver=not quiet, object_store_memory=256 << 20)

@@ -264,3 +264,30 @@ def test_an_out_that_is_not_a_batch_output_is_left_alone(folder, tmp_path, capsy
     assert main(["batch", str(folder[1][0]), "--task", "sentiment", "--out", str(out)]) == 1
     assert "not an albert-lens batch output" in capsys.readouterr().err
     assert out.read_bytes() == b"my spreadsheet, not parquet"
+
+
+def test_a_full_disk_is_one_line_and_the_run_resumes(folder, tmp_path, monkeypatch, capfd):
+    import errno
+
+    from engine.batch import writer
+
+    real = writer.pq.write_table
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer.pq, "write_table", full)
+    out = tmp_path / "r.parquet"
+    code = main(["batch", str(folder[0]), "--task", "sentiment", "--out", str(out),
+                 "--workers", "1", "--device", "cpu", "--progress", "none"])
+    err = capfd.readouterr().err
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("albert-lens: error: cannot write ") and \
+        "No space left on device; free some space and run the same command again" in lines[-1]
+    assert "Traceback" not in err
+    assert not out.exists()
+    monkeypatch.setattr(writer.pq, "write_table", real)
+    assert main(["batch", str(folder[0]), "--task", "sentiment", "--out", str(out),
+                 "--workers", "1", "--device", "cpu", "--progress", "none"]) == 1  # broken files
+    assert out.exists()

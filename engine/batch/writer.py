@@ -155,6 +155,9 @@ class Output:
                             failed += row["status"] == rows.FAILED
                 sink.close()
             os.replace(tmp, self.out)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _write_failed(self.out, exc) from exc
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -278,11 +281,22 @@ class PartWriter:
         self._seq += 1
         final = self.run / f"part-{self._seq:08d}.parquet"
         tmp = self.run / f".{final.name}.tmp"
-        pq.write_table(rows.table(self._rows), tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        try:
+            pq.write_table(rows.table(self._rows), tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _write_failed(self.run, exc) from exc
         self._rows = []
+
+
+def _write_failed(where: Path, exc: OSError) -> BatchOutputError:
+    """A write that failed (a full disk, most often): one line, and the run resumes later."""
+    reason = exc.strerror or str(exc)
+    return BatchOutputError(f"cannot write {where}: {reason}; free some space and run the same "
+                            "command again: what is done is kept and resumed")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -321,3 +321,18 @@ class FakeClassifier(FakePipeline):
 # The fake of each task's pipeline, for tests/test_app_protocols.py.
 FAKE_PIPELINES = {"ner": FakeNER, "question-answering": FakeQA, "sentiment": FakeSentiment,
                   "summarization": FakeSummarizer, "zero-shot-classification": FakeClassifier}
+
+
+@pytest.fixture
+def themed(qtbot, home):
+    """themed("dark") applies a theme to the application; the old look is put back after."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.theme import apply_theme
+
+    app = QApplication.instance()
+    saved = (app.palette(), app.styleSheet(), app.style().name())
+    yield lambda name: apply_theme(app, name)
+    app.setStyle(saved[2])
+    app.setPalette(saved[0])
+    app.setStyleSheet(saved[1])

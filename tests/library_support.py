@@ -86,3 +86,22 @@ def run_python(code: str, env_home: Path, timeout: float = 60, wait: bool = True
         return proc
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
+
+
+def put_entities(lib, path, words, model: str = "ner@test") -> None:
+    """Store entities for `words` ((text, type) pairs) at their places in the file's text, as
+    the NER stage stores them: tests of the entity index without a NER model."""
+    import engine
+    from engine.library.storage import NewEntity
+
+    store = lib.store
+    row = store.document_by_path(str(path))
+    text = engine.load_document(path).text
+    passages = store.passages_of(row.id)
+    found = []
+    for word, type_ in words:
+        at = text.index(word)
+        passage = next(p for p in passages if p.start <= at < p.end)
+        found.append(NewEntity(passage.id, type_, type_, at, at + len(word), word,
+                               " ".join(word.casefold().split()), 0.9))
+    store.put_entities(row.id, model, found)

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QFileDialog
 
 import engine
 import engine.documents
-from engine.library.storage import NewEntity
 from tests.app_support import fake_factory, make_window
 from tests.document_factory import make_pdf
+from tests.library_support import put_entities
 
 FILLER = "The committee met on Tuesday and filed the minutes in the archive as usual."
 
@@ -256,29 +256,14 @@ def test_remove_folder(qtbot, win, tmp_path):
     assert (tmp_path / "docs" / "alpha.txt").exists()  # the files stay
 
 
-def _put_entities(location, path: Path, words: list[tuple[str, str]]) -> None:
-    """Entities stored for `words` at their places in the file (as the NER stage stores them)."""
-    with engine.open_library(location) as lib:
-        store = lib.store
-        row = store.document_by_path(str(path))
-        text = engine.load_document(path).text
-        passages = store.passages_of(row.id)
-        found = []
-        for word, type_ in words:
-            at = text.index(word)
-            passage = next(p for p in passages if p.start <= at < p.end)
-            found.append(NewEntity(passage.id, type_, type_, at, at + len(word), word,
-                                   " ".join(word.casefold().split()), 0.9))
-        store.put_entities(row.id, "ner@test", found)
-
-
 def test_entity_browser_counts_filter_and_mentions(qtbot, win, tmp_path):
     files = write_corpus(tmp_path / "docs")
     view, model = win.library.view, win.library.model
     model.add_folder(tmp_path / "docs")
     wait_indexed(qtbot, model, 4)
-    _put_entities(model.location, files["alpha"], [("Oslo", "LOC"), ("Ada Brook", "PER")])
-    _put_entities(model.location, files["beta"], [("Ada Brook", "PER")])
+    with engine.open_library(model.location) as lib:
+        put_entities(lib, files["alpha"], [("Oslo", "LOC"), ("Ada Brook", "PER")])
+        put_entities(lib, files["beta"], [("Ada Brook", "PER")])
     browser = view.entities
     view.tabs.setCurrentWidget(browser)
     qtbot.waitUntil(lambda: browser.list.count() == 2, timeout=10000)

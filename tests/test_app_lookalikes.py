@@ -16,7 +16,6 @@ from app.palette import LOOKALIKE_COLOUR
 from app.settings import Settings
 from app.settings_dialog import SettingsDialog
 from app.text_format import as_rich_text
-from app.theme import apply_theme
 from engine.documents import Document
 from engine.tasks.results import Entity
 from tests.app_support import (
@@ -192,16 +191,6 @@ def test_a_shown_tooltip_is_plain_text(qtbot, window, tmp_path):
         "A, not A", wrap=False)
     assert "white-space:pre'" in shown  # one line, not wrapped to Qt's narrow width
     QToolTip.hideText()
-
-
-@pytest.fixture
-def themed(qtbot, home):
-    app = QApplication.instance()
-    saved = (app.palette(), app.styleSheet(), app.style().name())
-    yield lambda name: apply_theme(app, name)
-    app.setStyle(saved[2])
-    app.setPalette(saved[0])
-    app.setStyleSheet(saved[1])
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
 
 from app.palette import (
     ANSWER_COLOUR,
@@ -17,7 +16,6 @@ from app.palette import (
     contrast_ratio,
     entity_colour,
 )
-from app.theme import apply_theme
 from tests.app_support import fake_factory, make_window, open_document, text_file
 
 MARKS = [ANSWER_COLOUR, ANSWER_CONTEXT_COLOUR, SUMMARY_COLOUR, FIND_COLOUR, FIND_CURRENT_COLOUR,
@@ -40,16 +38,6 @@ def test_the_formula_matches_known_pairs():
     assert wcag(QColor("#777777"), QColor("#ffffff")) == pytest.approx(4.48, abs=0.01)
     assert contrast_ratio(QColor("#777777"), QColor("#ffffff")) == pytest.approx(
         wcag(QColor("#777777"), QColor("#ffffff")), abs=0.01)
-
-
-@pytest.fixture
-def themed(qtbot, tmp_path, home):
-    app = QApplication.instance()
-    saved = (app.palette(), app.styleSheet(), app.style().name())
-    yield lambda name: apply_theme(app, name)
-    app.setStyle(saved[2])
-    app.setPalette(saved[0])
-    app.setStyleSheet(saved[1])
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])

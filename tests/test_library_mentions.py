@@ -4,22 +4,7 @@ from __future__ import annotations
 
 import engine
 from engine.library import EntityInfo
-from engine.library.storage import NewEntity
-
-
-def _put(lib, path, words, model="ner@test"):
-    """Store entities for `words` ((text, type) pairs) at their places in the file's text."""
-    store = lib.store
-    row = store.document_by_path(str(path))
-    text = engine.load_document(path).text
-    passages = store.passages_of(row.id)
-    found = []
-    for word, type_ in words:
-        at = text.index(word)
-        passage = next(p for p in passages if p.start <= at < p.end)
-        found.append(NewEntity(passage.id, type_, type_, at, at + len(word), word,
-                               " ".join(word.casefold().split()), 0.9))
-    store.put_entities(row.id, model, found)
+from tests.library_support import put_entities
 
 
 def test_mentions_cite_document_page_and_span(tmp_path):
@@ -32,8 +17,8 @@ def test_mentions_cite_document_page_and_span(tmp_path):
     with engine.open_library(tmp_path / "lib.sqlite3") as lib:
         lib.add_folder(root)
         lib.update()
-        _put(lib, a, [("Ada Brook", "PER"), ("ADA BROOK", "PER"), ("Oslo", "LOC")])
-        _put(lib, b, [("Oslo", "LOC"), ("Ada Brook", "PER")])
+        put_entities(lib, a, [("Ada Brook", "PER"), ("ADA BROOK", "PER"), ("Oslo", "LOC")])
+        put_entities(lib, b, [("Oslo", "LOC"), ("Ada Brook", "PER")])
         info = next(e for e in lib.entities() if e.key == "ada brook")
         assert isinstance(info, EntityInfo) and (info.documents, info.mentions) == (2, 3)
         hits = lib.mentions(info)

@@ -105,3 +105,43 @@ def put_entities(lib, path, words, model: str = "ner@test") -> None:
         found.append(NewEntity(passage.id, type_, type_, at, at + len(word), word,
                                " ".join(word.casefold().split()), 0.9))
     store.put_entities(row.id, model, found)
+
+
+def dump_all(lib) -> dict:
+    """`dump` and what the model stages stored, without ids or times: each document's stage
+    keys, its embeddings as {(path, passage seq, model): vector} and its entities as a sorted
+    list (a duplicate row shows as a second equal item). Compare two with `assert_same_index`."""
+    import numpy as np
+
+    db = lib.store._db
+    out = dump(lib)
+    out["stages"] = sorted(db.execute(
+        "SELECT path, embed_model, ner_model FROM documents").fetchall())
+    rows = db.execute(
+        "SELECT d.path, p.seq, e.model, e.vector FROM embeddings e JOIN passages p ON "
+        "p.id = e.passage_id JOIN documents d ON d.id = p.document_id").fetchall()
+    out["embeddings"] = {(path, seq, model): np.frombuffer(blob, dtype="<f4")
+                         for path, seq, model, blob in rows}
+    out["embedding_rows"] = len(rows)
+    out["entities"] = sorted(db.execute(
+        'SELECT d.path, p.seq, e.label, e.type, e.start, e."end", e.text, e.key, e.model, '
+        "e.score FROM entities e JOIN documents d ON d.id = e.document_id "
+        "LEFT JOIN passages p ON p.id = e.passage_id").fetchall(),
+        key=lambda r: tuple(-1 if v is None else v for v in r))
+    return out
+
+
+def assert_same_index(found: dict, expected: dict, atol: float = 1e-6) -> None:
+    """Two `dump_all`s are the same index: equal rows, vectors and scores within `atol`."""
+    import numpy as np
+    import pytest
+
+    plain = ("documents", "passages", "fts_orphans", "stages", "embedding_rows")
+    assert {k: found[k] for k in plain} == {k: expected[k] for k in plain}
+    assert found["embeddings"].keys() == expected["embeddings"].keys()
+    for key, vector in expected["embeddings"].items():
+        np.testing.assert_allclose(found["embeddings"][key], vector, rtol=0, atol=atol,
+                                   err_msg=str(key))
+    assert [r[:-1] for r in found["entities"]] == [r[:-1] for r in expected["entities"]]
+    assert [r[-1] for r in found["entities"]] == \
+        pytest.approx([r[-1] for r in expected["entities"]], abs=atol)

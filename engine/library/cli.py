@@ -1,7 +1,7 @@
 """`albert-lens library ...`: add folders, update, search and ask a library from the shell.
 
     albert-lens library add DIR [--no-recursive] [--no-update]   add a folder and index it
-    albert-lens library update                                   bring the index up to date
+    albert-lens library update [--retry-failed]                  bring the index up to date
     albert-lens library status | search Q | ask Q | entities     [--format json|text]
     albert-lens library remove DIR
     (each takes --library NAME_OR_PATH; default: the library called "default")
@@ -48,6 +48,8 @@ def add_library_parser(subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser("update", parents=[common], help="bring the index up to date")
     p.add_argument("--wait", action="store_true",
                    help="wait for another process's update to finish instead of stopping")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="read the files that failed to load again, even if unchanged")
     sub.add_parser("status", parents=[common], help="documents, stages, failures, disk use")
     p = sub.add_parser("search", parents=[common], help="passages that match a query")
     p.add_argument("query")
@@ -99,15 +101,16 @@ def _add(lib, args, err):
 
 
 def _update(lib, args, err):
-    report = _run_update(lib, args, err, wait=-1 if args.wait else 0)
+    report = _run_update(lib, args, err, wait=-1 if args.wait else 0,
+                         retry_failed=args.retry_failed)
     return report.to_dict(), _report_text(report)
 
 
-def _run_update(lib, args, err, wait: float = 0):
+def _run_update(lib, args, err, wait: float = 0, retry_failed: bool = False):
     show = err.isatty() if args.progress is None else args.progress
     bar = _Progress(err) if show else None
     try:
-        return lib.update(progress=bar, wait=wait)
+        return lib.update(progress=bar, wait=wait, retry_failed=retry_failed)
     finally:
         if bar is not None:
             bar.clear()

@@ -4,7 +4,8 @@
    passages as the QA retriever cuts them (`make_passages`, within each page for PDFs so a
    passage cites one page), and stored with its FTS5 row in one transaction. Keyword search
    works as soon as the first documents are in. A file that cannot be loaded is stored as
-   "failed" with the loader's one-line reason, and the update goes on.
+   "failed" with the loader's one-line reason, and the update goes on; it is read again when
+   it changes, or at an update with `retry_failed=True` (counted as changed).
 2. embeddings: passages of documents not yet embedded by the current embeddings model
    (`engine.tasks.embeddings.SentenceEncoder`, the store's default for "summarization").
 3. entities: the same with the store's default NER model (`engine.pipeline("ner")`).
@@ -49,7 +50,8 @@ class UpdateProgress:
 
 @dataclass
 class UpdateReport:
-    """What an update did. `skipped` maps a stage to why it did not run (no model installed);
+    """What an update did. `changed` counts the files read again (changed, or failed before and
+    retried); `skipped` maps a stage to why it did not run (no model installed);
     `cancelled` is True when `cancel()` stopped it (what was committed stays)."""
 
     new: int = 0
@@ -130,7 +132,8 @@ class Indexer:
     """One update of one library's store. `device` is where the models run."""
 
     def __init__(self, store: Store, device: str = "auto", progress: ProgressFn = None,
-                 cancel: CancelFn = None, stages: tuple[str, ...] = STAGES):
+                 cancel: CancelFn = None, stages: tuple[str, ...] = STAGES,
+                 retry_failed: bool = False):
         unknown = set(stages) - set(STAGES)
         if unknown:
             raise ValueError(f"unknown stage {min(unknown)!r}: the stages are "
@@ -140,6 +143,7 @@ class Indexer:
         self.device = device
         self.progress = progress
         self.cancel = cancel
+        self.retry_failed = retry_failed
         self.report = UpdateReport()
 
     def run(self) -> UpdateReport:
@@ -181,7 +185,8 @@ class Indexer:
     def _passages(self) -> None:
         self._tell("scan", 0, 0)
         known = self.store.documents()
-        plan = scan.plan(self.store.folders(), known, self.cancel)
+        plan = scan.plan(self.store.folders(), known, self.cancel,
+                         retry_failed=self.retry_failed)
         r = self.report
         r.unchanged = plan.unchanged
         for row, state in plan.touched:

@@ -234,7 +234,8 @@ class Library:
 
     # --- indexing --------------------------------------------------------------------------------
     def update(self, progress: ProgressFn = None, cancel: CancelFn = None,
-               wait: float = 0, stages: tuple[str, ...] = STAGES) -> UpdateReport:
+               wait: float = 0, stages: tuple[str, ...] = STAGES,
+               retry_failed: bool = False) -> UpdateReport:
         """Bring the index up to date (see `engine.library.indexer`).
 
         `progress(UpdateProgress)` is called as documents go by; `cancel()` returning True
@@ -242,7 +243,9 @@ class Library:
         process updating this library: `LibraryBusyError` at once, or after waiting `wait`
         seconds (-1: as long as it takes). `stages` runs only some of "passages",
         "embeddings", "entities" (e.g. passages only, until the user agrees to a long
-        re-run that `pending()` estimates)."""
+        re-run that `pending()` estimates). `retry_failed` reads the documents that failed
+        to load again even if their files are unchanged (the cause may have been passing: a
+        permission since fixed, a file still being written); nothing else is re-read."""
         from filelock import FileLock, Timeout
 
         lock = FileLock(str(self.path) + ".lock")
@@ -255,7 +258,8 @@ class Library:
         except OSError as exc:
             raise LibraryError(f"The library {self.path} cannot be locked: {exc}.") from exc
         try:
-            return Indexer(self._store, self.device, progress, cancel, stages).run()
+            return Indexer(self._store, self.device, progress, cancel, stages,
+                           retry_failed).run()
         finally:
             lock.release()
 

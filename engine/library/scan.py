@@ -3,7 +3,9 @@
 The files are those engine.documents.folders calls documents. A known file whose size and
 mtime_ns are unchanged is not opened at all; when either differs its sha256 decides (a file
 saved again with the same bytes is only touched); a new path whose sha256 is that of a known
-path that has gone is a rename, and keeps its index.
+path that has gone is a rename, and keeps its index. A file that failed to load is left alone
+while it is unchanged, unless the caller asks to retry failures (the cause may have passed: a
+permission fixed, a file that was still being written, a reader stopped by a busy machine).
 """
 
 from __future__ import annotations
@@ -58,8 +60,10 @@ def under(path: str, folder: str, recursive: bool = True) -> bool:
 
 def plan(folders: list[tuple[str, bool]], known: list[DocumentRow],
          cancel: Callable[[], bool] | None = None,
-         hasher: Callable[[str], str] | None = None) -> ScanPlan:
-    """Compare the files under `folders` with the `known` documents."""
+         hasher: Callable[[str], str] | None = None,
+         retry_failed: bool = False) -> ScanPlan:
+    """Compare the files under `folders` with the `known` documents. `retry_failed`: a known
+    document whose status is "failed" is read again (in `changed`) even if unchanged."""
     hasher = hasher or file_sha256
     result = ScanPlan()
     by_path = {row.path: row for row in known}
@@ -70,8 +74,9 @@ def plan(folders: list[tuple[str, bool]], known: list[DocumentRow],
     fresh: list[tuple[FileState, str]] = []
     for path, state in seen.items():
         row = by_path.get(path)
+        retry = retry_failed and row is not None and row.status == "failed"
         # A file that could not even be hashed (sha256 "") is looked at again every time.
-        if row is not None and row.sha256 and row.size == state.size \
+        if not retry and row is not None and row.sha256 and row.size == state.size \
                 and row.mtime_ns == state.mtime_ns:
             result.unchanged += 1
             continue
@@ -84,14 +89,16 @@ def plan(folders: list[tuple[str, bool]], known: list[DocumentRow],
             continue
         if row is None:
             fresh.append((state, digest))
-        elif row.sha256 == digest:
+        elif row.sha256 == digest and not retry:
             result.touched.append((row, state))
         else:
             result.changed.append((state, digest))
     gone = {row.sha256: row for row in known if row.path not in seen}
     for state, digest in fresh:
-        row = gone.pop(digest, None)
-        if row is not None:
+        row = gone.get(digest)
+        # A failed document to retry is read again under its new path; its old row goes.
+        if row is not None and not (retry_failed and row.status == "failed"):
+            del gone[digest]
             result.moved.append((row, state))
         else:
             result.new.append((state, digest))

@@ -255,6 +255,56 @@ def test_retrieval_reads_the_passages_about_the_question(checkpoints, ours):
     assert seen[-1] <= 3
 
 
+class _Paragraphed:
+    """A context with paragraphs, as the Library hands its passages to the reader."""
+
+    def __init__(self, parts: list[str]):
+        self.text = "\n\n".join(parts)
+        self.paragraphs, at = [], 0
+        for part in parts:
+            self.paragraphs.append(type("Span", (), {"start": at, "end": at + len(part)}))
+            at += len(part) + 2
+
+
+def test_read_paragraphs_reads_each_paragraph_in_windows_of_its_own(checkpoints, ours,
+                                                                      reference):
+    folder = checkpoints("qa")
+    hf, qa = reference(folder), ours()
+    parts = [p[:300] for p in paragraphs()[:3]]
+    doc = _Paragraphed(parts)
+    question = QUESTIONS[0]
+    seen = []
+    real = qa.model.run_sequences
+
+    def spy(windows, **kw):
+        seen.extend(windows)
+        return real(windows, **kw)
+
+    qa.model.run_sequences = spy
+    try:
+        got = qa(question, doc, read_paragraphs=True, top_k=1)[0]
+        everything = qa(question, doc, read_paragraphs=True, top_k=10000, align_to_words=False)
+    finally:
+        del qa.model.run_sequences
+    q_len = len(qa.tokenizer.tokenize_with_offsets(question)[0])
+    windows = seen[:len(parts)]
+    # One window per paragraph, holding that paragraph's tokens and nothing else.
+    assert [len(w.ids) for w in windows] == [
+        q_len + 3 + len(qa.tokenizer.tokenize_with_offsets(p)[0]) for p in parts]
+    # The best span is transformers' pick in the paragraph it lies in.
+    k = next(i for i, s in enumerate(doc.paragraphs) if s.start <= got.start < s.end)
+    expected = hf(question=question, context=parts[k])
+    shift = doc.paragraphs[k].start
+    assert (got.start - shift, got.end - shift) == trimmed(parts[k], expected["start"],
+                                                           expected["end"])
+    assert got.text == doc.text[got.start:got.end]
+    # Candidates from every paragraph, none across two.
+    assert {next(i for i, s in enumerate(doc.paragraphs) if s.start <= a.start < s.end)
+            for a in everything} == set(range(len(parts)))
+    assert all(any(s.start <= a.start < a.end <= s.end for s in doc.paragraphs)
+               for a in everything)
+
+
 def test_scores_are_one_softmax_over_all_candidate_spans(checkpoints, ours):
     """score = exp(s_i + e_j) / sum over every window's candidate spans (a distribution)."""
     qa = ours()

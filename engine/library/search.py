@@ -3,8 +3,9 @@
 `search` ranks passages by FTS5's bm25 over the look-alike-folded text and by the cosine of
 their embeddings to the query's, the two lists combined by reciprocal rank fusion
 (score = sum of 1 / (60 + rank), Cormack et al. 2009); keyword only while nothing is embedded.
-`ask` reads the best passages with the QA model as one context (joined by blank lines, so the
-model's scores are comparable across passages) and maps each answer back to its document.
+`ask` reads the best passages with the QA model in one call, each passage in windows of its
+own (`read_paragraphs`: no window mixes two documents or reads a token twice), so the model's
+scores are one softmax across passages; each answer is mapped back to its document.
 """
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ MIN_CANDIDATES = 50
 ASK_PASSAGES = 4
 _WORD = re.compile(r"\w+")
 _SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Passages:
+    """The chosen passages joined as one context, each one a paragraph of it."""
+
+    text: str
+    paragraphs: list[_Span]
 
 
 @dataclass(frozen=True)
@@ -149,14 +164,14 @@ class Searcher:
                                                      if pid in rows]
         if not chosen:
             return []
-        # One context: the model's scores are then one softmax over every passage.
         parts, starts, at = [], [], 0
         for passage, _, _ in chosen:
             starts.append(at)
             parts.append(passage.text)
             at += len(passage.text) + len(_SEPARATOR)
-        context = _SEPARATOR.join(parts)
-        answers = qa(question, context, top_k=top_k, thorough=True)
+        context = _Passages(_SEPARATOR.join(parts),
+                            [_Span(a, a + len(t)) for a, t in zip(starts, parts)])
+        answers = qa(question, context, top_k=top_k, read_paragraphs=True)
         out = []
         for answer in answers:
             if answer.no_answer:

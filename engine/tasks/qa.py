@@ -9,6 +9,10 @@ question-answering pipeline.
 
 Which windows are read:
 
+- ``read_paragraphs=True`` with a context that has paragraphs (a `Document`, or anything with
+  ``.text`` and ``.paragraphs``): every paragraph in windows of its own, none spanning two
+  paragraphs (the Library reads its best passages from different documents this way: no
+  window mixes two documents, and no tokens are read twice where passages meet);
 - ``thorough=True``, or a context of at most ``read_all_windows`` windows: every window;
 - otherwise a retrieval step picks what the reader sees: the document is cut into passages
   (paragraphs merged/split to ~40-120 words) indexed once with BM25
@@ -122,6 +126,7 @@ class QAOptions(ReadOptions):
     passages: int = 4
     reader_tokens: int = 800
     read_all_windows: int = 2
+    read_paragraphs: bool = False
 
 
 class QuestionAnsweringPipeline(TaskPipeline):
@@ -198,7 +203,9 @@ class QuestionAnsweringPipeline(TaskPipeline):
         n = len(toks.ids)
         if n == 0:
             return self._no_context_answer(opts)
-        if opts.thorough or len(window_bounds(0, n, width, opts.doc_stride)) \
+        if opts.read_paragraphs and paragraphs:
+            ranges = [r for a, b in paragraphs if (r := _token_range(toks, a, b))[1] > r[0]]
+        elif opts.thorough or len(window_bounds(0, n, width, opts.doc_stride)) \
                 <= opts.read_all_windows:
             ranges = [(0, n)]
         else:
@@ -284,12 +291,7 @@ class QuestionAnsweringPipeline(TaskPipeline):
         ranges: list[tuple[int, int]] = []
         used = 0
         for i, _ in index.search(question, len(index.passages)):
-            a, b = index.passages[i]
-            ta = int(np.searchsorted(toks.ends, a, side="right"))
-            tb = int(np.searchsorted(toks.starts, b, side="left"))
-            # A zero-width token ("▁") right at the passage start belongs to it.
-            while ta > 0 and toks.ends[ta - 1] == toks.starts[ta - 1] == a:
-                ta -= 1
+            ta, tb = _token_range(toks, *index.passages[i])
             if tb <= ta or (ranges and used + (tb - ta) > opts.reader_tokens):
                 continue
             ranges.append((ta, tb))
@@ -447,6 +449,16 @@ def _word_last(toks: ContextTokens, g: int, hi: int) -> int:
     while g + 1 < hi and not toks.word_start[g + 1]:
         g += 1
     return g
+
+
+def _token_range(toks: ContextTokens, a: int, b: int) -> tuple[int, int]:
+    """The tokens of characters [a, b): empty (tb <= ta) when none lies inside."""
+    ta = int(np.searchsorted(toks.ends, a, side="right"))
+    tb = int(np.searchsorted(toks.starts, b, side="left"))
+    # A zero-width token ("▁") right at the start belongs to the range.
+    while ta > 0 and toks.ends[ta - 1] == toks.starts[ta - 1] == a:
+        ta -= 1
+    return ta, tb
 
 
 def _check_options(opts: QAOptions) -> None:

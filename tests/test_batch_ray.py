@@ -29,11 +29,28 @@ def test_cluster_on_a_local_ray_gives_the_rows_of_a_local_run(tmp_path, monkeypa
     common = ["batch", str(root), "--task", "sentiment", "--progress", "none"]
     local = tmp_path / "local.parquet"
     assert main([*common, "--out", str(local), "--workers", "1"]) == 1
-    # --workers 1 on a local Ray: num_cpus=2, one actor and a CPU left for Ray's tasks.
+    # A local Ray of num_cpus=2 (as many as this test's cores): the default plan, one actor per
+    # core, the actors' CPU shares leaving one CPU to Ray's tasks (else the job stalls).
+    monkeypatch.setattr("engine.batch.local.cores", lambda: 2)
     ray_out = tmp_path / "ray.parquet"
-    assert main([*common, "--out", str(ray_out), "--workers", "1", "--cluster"]) == 1
+    assert main([*common, "--out", str(ray_out), "--cluster"]) == 1
     expected = {p: results_only(r) for p, r in by_path(read_rows(local)).items()}
     got = {p: results_only(r) for p, r in by_path(read_rows(ray_out)).items()}
     assert got == expected
     assert sorted(r["status"] for r in got.values()) == ["done", "done", "failed"]
     assert not ray_out.with_name(ray_out.name + ".parts").exists()
+
+
+def test_actors_fill_the_cores_and_leave_ray_a_cpu():
+    from engine.batch.ray_backend import actor_plan
+
+    # Two cores: two one-thread actors of half a CPU each, one CPU left for reads and writes.
+    assert actor_plan(2, None, 100) == (2, 0.5)
+    assert actor_plan(2, None, 1) == (1, 1.0)
+    assert actor_plan(16, None, 1000) == (16, 0.93)
+    assert actor_plan(64, None, 1000) == (64, 0.93)
+    # --workers N on a local Ray of N + 1 CPUs: N whole-CPU actors.
+    assert actor_plan(4, 3, 100) == (3, 1.0)
+    for total in (1, 2, 3, 8, 17, 200):
+        actors, each = actor_plan(total, None, 10**6)
+        assert actors * each <= total - 1 or total == 1

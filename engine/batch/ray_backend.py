@@ -5,8 +5,10 @@ pool whose actors each hold the pipelines (`worker.Worker`, the same code as the
 Ray's Parquet writer writes the rows as parts of this run, and `writer.Output.commit` makes the
 one output, as for a local run. Ray is imported here only, never on the local path.
 
-Actors take one CPU each and leave CPUs free for Ray's own tasks (the dataset's blocks, the
-writes): an actor pool that holds every CPU slot starves them and the job stalls.
+Actors leave CPUs free for Ray's own tasks (the dataset's blocks, the writes): an actor pool
+that holds every CPU slot starves them and the job stalls. They do so by asking for a share of a
+CPU each rather than by being fewer than the cores: each actor runs one ONNX Runtime thread, and
+on a 2-core machine one whole-CPU actor beside one spare CPU would leave half the machine idle.
 """
 
 from __future__ import annotations
@@ -68,6 +70,14 @@ def spare_cpus(total: int) -> int:
     return max(1, total // 16)
 
 
+def actor_plan(total: int, workers: int | None, files: int) -> tuple[int, float]:
+    """(actors, logical CPUs each): one actor per CPU (or `workers`), each asking for at most
+    one CPU and together for all but `spare_cpus` of them, so Ray's own tasks always have room."""
+    actors = max(1, min(workers or total, files))
+    share = max(0.01, (total - spare_cpus(total)) / actors)
+    return actors, math.floor(min(1.0, share) * 100) / 100
+
+
 def run_ray(todo: list[BatchFile], settings, output, address: str | None,
             workers: int | None, progress) -> None:
     import ray
@@ -94,8 +104,9 @@ def run_ray(todo: list[BatchFile], settings, output, address: str | None,
         context.enable_progress_bars = not quiet
         logging.getLogger("ray.data").setLevel(logging.WARNING if not quiet else logging.ERROR)
         total = int(ray.cluster_resources().get("CPU", 1))
-        actors = max(1, min(workers or total, total - spare_cpus(total), len(todo)))
+        actors, actor_cpus = actor_plan(total, workers, len(todo))
         progress.note({"event": "cluster", "cpus": total, "actors": actors,
+                       "actor_cpus": actor_cpus,
                        "startup_s": round(time.monotonic() - started, 3)},
                       f"albert-lens batch: Ray with {total} CPUs, {actors} actors "
                       f"(started in {time.monotonic() - started:.1f} s)")
@@ -106,7 +117,7 @@ def run_ray(todo: list[BatchFile], settings, output, address: str | None,
         results = files.map_batches(
             Analyzer, fn_constructor_kwargs={"settings": settings, "threads": 1},
             batch_size=max(1, min(8, math.ceil(len(todo) / blocks))), batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1)
+            compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=actor_cpus)
         run = output.new_run("ray")
         watcher = _PartWatcher(run, progress)
         watcher.start()

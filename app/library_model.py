@@ -79,6 +79,12 @@ class LibraryModel(QObject):
         self._readers: list[Library] = []  # used on the "library" lane only
         self._writers: list[Library] = []  # used on the "indexing" lane only
         self._again = False
+        # Retries of the failed documents asked for, and how many of them the last completed
+        # update served: one asked while an update runs (or while another process holds the
+        # library) is done by the next update, not lost.
+        self._retries_asked = 0
+        self._retries_served = 0
+        self._serving = 0  # what the running update serves
         self._paused = threading.Event()
         self._refreshing: Job | None = None
         self._refresh_again = False
@@ -187,14 +193,25 @@ class LibraryModel(QObject):
     def paused(self) -> bool:
         return self._paused.is_set()
 
-    def update(self, agreed: bool = False) -> Job | None:
+    @property
+    def retry_pending(self) -> bool:
+        """A retry of the failed documents was asked for and no update has done it yet."""
+        return self._retries_asked > self._retries_served
+
+    def update(self, agreed: bool = False, retry_failed: bool = False) -> Job | None:
         """Bring the index up to date in the background; during an update, once more after it.
-        A model stage estimated to take more than LONG_RERUN_S runs only when `agreed`."""
+        A model stage estimated to take more than LONG_RERUN_S runs only when `agreed`.
+        `retry_failed` reads the documents that failed to load again although unchanged."""
+        if retry_failed:
+            self._retries_asked += 1
         if self.update_job is not None:
             self._again = True
             return None
         paused = self._paused
         ask = not agreed
+        self._serving = self._retries_asked
+        # Passed only when asked, so a plain update calls the engine exactly as before.
+        retry = {"retry_failed": True} if self.retry_pending else {}
 
         def work(progress, cancel) -> tuple[UpdateReport, list[str], list[PendingStage]]:
             lib = self._open(self._writers)
@@ -215,7 +232,7 @@ class LibraryModel(QObject):
                     time.sleep(PAUSE_POLL_S)
                 return cancel()
 
-            report = lib.update(progress=tell, cancel=stop, stages=stages)
+            report = lib.update(progress=tell, cancel=stop, stages=stages, **retry)
             return report, folders_to_watch([(f.path, f.recursive)
                                              for f in lib.folder_status()]), held
 
@@ -259,8 +276,19 @@ class LibraryModel(QObject):
             self._again = False
             self.update()
 
+    def _served(self, kept: bool) -> None:
+        """The running update has ended; unless `kept` (it will be tried again), the retries
+        asked before it started are done."""
+        if not kept:
+            self._retries_served = max(self._retries_served, self._serving)
+
+    def _restarting(self) -> bool:
+        # A cancel followed by more work (a folder added or removed) is not the person's stop.
+        return self._again or bool(self._then)
+
     def _updated(self, result: tuple[UpdateReport, list[str], list[PendingStage]]) -> None:
         report, folders, held = result
+        self._served(report.cancelled and self._restarting())
         self.watcher.watch(folders)
         self.notice.emit("")
         if held != self.held_back:
@@ -273,6 +301,8 @@ class LibraryModel(QObject):
             self._ended(report)
 
     def _update_failed(self, error: BaseException) -> None:
+        # A busy library is tried again later, and the retry asked with it.
+        self._served(isinstance(error, LibraryBusyError))
         self._again = False
         self._ended(None)
         if isinstance(error, LibraryBusyError):
@@ -296,6 +326,7 @@ class LibraryModel(QObject):
         self.long_stages.emit([])
 
     def _update_cancelled(self) -> None:
+        self._served(self._restarting())
         self._ended(None)
 
     # --- reading ---------------------------------------------------------------------------------
@@ -322,5 +353,6 @@ class LibraryModel(QObject):
         """The window is closing: stop the update (what it did stays) and watching."""
         self._again = False
         self._then.clear()
+        self._retries_served = self._retries_asked
         self.watcher.watch([])
         self.cancel_update()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import engine
 from engine.errors import ModelNotFoundError
 from engine.library.indexer import entity_key, model_key
-from engine.library.search import rrf
+from engine.library.search import _best, rrf
 from engine.models import store
 from engine.models.importer import import_model
 from engine.tasks.embeddings import SentenceEncoder
@@ -56,6 +58,13 @@ def test_rrf_is_the_sum_of_reciprocal_ranks():
     fused = dict(rrf([[10, 20, 30], [30, 10]], k=60))
     assert fused == pytest.approx({10: 1 / 61 + 1 / 62, 20: 1 / 62, 30: 1 / 63 + 1 / 61})
     assert [i for i, _ in rrf([[10, 20, 30], [30, 10]])] == [10, 30, 20]
+
+
+@given(st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0, -1.0]) | st.floats(-1, 1), max_size=60),
+       st.integers(1, 70))
+def test_best_cosines_are_a_stable_sorts_first(values, limit):
+    scores = np.asarray(values, dtype=np.float32)
+    assert _best(scores, limit).tolist() == np.argsort(-scores, kind="stable")[:limit].tolist()
 
 
 def test_embeddings_are_the_encoders_vectors_of_the_folded_passages(lib):

@@ -85,6 +85,18 @@ def fts_query(query: str) -> str | None:
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))
 
 
+def _best(scores: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the `limit` highest scores, best first, ties by index (as a stable sort of
+    all of them gives, without sorting all of them)."""
+    if limit < len(scores):
+        part = np.argpartition(-scores, limit - 1)[:limit]
+        # Scores equal to the cut-off can lie outside the partition: take them all, then cut.
+        part = np.flatnonzero(scores >= scores[part].min())
+    else:
+        part = np.arange(len(scores))
+    return part[np.lexsort((part, -scores[part]))][:limit]
+
+
 def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
     """Reciprocal rank fusion of ranked id lists: (id, score), best first (ties by id)."""
     scores: dict[int, float] = {}
@@ -133,7 +145,7 @@ class Searcher:
                     continue
                 q = encoder.encode([folded])[0]
                 cos = matrix @ q.astype(np.float32)
-                top = np.argsort(-cos, kind="stable")[:limit]
+                top = _best(cos, limit)
                 rankings.append([int(ids[i]) for i in top])
         return rrf(rankings)[:k]
 

@@ -8,7 +8,9 @@ It serves the endpoints huggingface_hub 0.36 uses to download a model:
 * ``GET``/``HEAD /{repo_id}/resolve/{rev}/{filename}`` -> the file, with ``ETag`` (git blob sha1,
   or sha256 for LFS files), ``X-Repo-Commit``, ``Content-Length``, ``Accept-Ranges`` and Range
   support. LFS files are answered, as on the Hub, with a redirect to a content-addressed CDN URL
-  (``/cdn/{sha256}``) carrying ``X-Linked-Etag`` and ``X-Linked-Size``;
+  (``/cdn/{sha256}``) carrying ``X-Linked-Etag`` and ``X-Linked-Size``. The CDN listens on a port
+  of its own (``cdn_url``): huggingface_hub >= 1.0 follows a redirect within the Hub's origin and
+  reads the file's metadata only from a redirect that leaves it;
 * errors the way the Hub sends them: ``X-Error-Code: RepoNotFound`` (401), ``GatedRepo``,
   ``RevisionNotFound``, ``EntryNotFound`` (404).
 
@@ -20,6 +22,9 @@ hashes stay the originals. Hostile answers: ``overrun[name] = nbytes`` sends tha
 than the file has (``hide_length`` (a set of names) drops Content-Length and ends the body by
 closing the connection instead); ``trickle[name] = seconds`` sends the body one byte every that
 many seconds until the client goes away (``trickling`` is set once it starts);
+``endless_error[name] = status`` answers the file with that status and an error body with no
+length that goes on (up to ENDLESS_BYTES) until the client stops reading; ``error_bytes_sent``
+counts what was written of it;
 ``FakeRepo.sibling_patch[name]`` / ``info_patch`` / ``extra_siblings`` change what the API says
 about a repo (a bad size, an odd file name, a bad commit). Every request is logged in ``requests`` (method, path, headers), and every answer with
 a file's bytes in ``served`` (see ``file_requests``).
@@ -38,6 +43,8 @@ from typing import Self
 from urllib.parse import unquote, urlsplit
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".model", ".onnx", ".msgpack", ".h5", ".ot")
+# An "endless" error body stops here, so a client that reads it whole still ends the test.
+ENDLESS_BYTES = 256 << 20
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -104,13 +111,16 @@ class FakeHub:
         self.overrun: dict[str, int] = {}
         self.hide_length: set[str] = set()
         self.trickle: dict[str, float] = {}
+        self.endless_error: dict[str, int] = {}
+        self.error_bytes_sent = 0
         self.trickling = threading.Event()
         self.stopping = threading.Event()
         self.lfs_redirect = True
         self.chunk = 16 * 1024
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._cdn: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
 
     # --- repos ----------------------------------------------------------------------------------
     def add_repo(self, repo_id: str, source, lfs: set[str] | None = None,
@@ -145,6 +155,12 @@ class FakeHub:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    @property
+    def cdn_url(self) -> str:
+        assert self._cdn is not None, "start() the hub first"
+        host, port = self._cdn.server_address[:2]
+        return f"http://{host}:{port}"
+
     def start(self) -> FakeHub:
         hub = self
 
@@ -153,19 +169,25 @@ class FakeHub:
 
         Handler.hub = hub
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._cdn = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        for server in (self._server, self._cdn):
+            server.daemon_threads = True
+            thread = threading.Thread(target=server.serve_forever,
+                                      kwargs={"poll_interval": 0.05}, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def stop(self) -> None:
         self.stopping.set()  # ends trickling answers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
+        for server in (self._server, self._cdn):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._server = self._cdn = None
+        self._threads = []
 
     def __enter__(self) -> Self:
         return self.start()
@@ -261,6 +283,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(401, "Access to this model is restricted", "GatedRepo")
         if name in hub.file_status:
             return self._error(hub.file_status[name], "Simulated failure")
+        if name in hub.endless_error:
+            return self._endless_error(hub.endless_error[name])
         if name not in repo.files:
             return self._error(404, "Entry not found", "EntryNotFound")
         data = repo.files[name]
@@ -270,11 +294,10 @@ class _Handler(BaseHTTPRequestHandler):
             headers.update({"X-Linked-Etag": f'"{sha256}"', "X-Linked-Size": str(len(data)),
                             "ETag": f'"{git_blob_sha1(data)}"'})
             if hub.lfs_redirect:
-                host, port = self.server.server_address[:2]
                 self.send_response(302)
                 for key, value in headers.items():
                     self.send_header(key, value)
-                self.send_header("Location", f"http://{host}:{port}/cdn/{sha256}")
+                self.send_header("Location", f"{hub.cdn_url}/cdn/{sha256}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
@@ -356,6 +379,21 @@ class _Handler(BaseHTTPRequestHandler):
                 if self.hub.stopping.wait(every):
                     return
         except OSError:  # the client went away
+            return
+
+    def _endless_error(self, status: int) -> None:
+        self.close_connection = True  # no length: the body ends when the connection does
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        junk = b'{"error": "' + b"x" * (64 * 1024 - 11)
+        try:
+            while self.hub.error_bytes_sent < ENDLESS_BYTES and not self.hub.stopping.is_set():
+                self.wfile.write(junk)
+                with self.hub._lock:
+                    self.hub.error_bytes_sent += len(junk)
+                junk = b"x" * len(junk)
+        except OSError:  # the client stopped reading
             return
 
     def _error(self, status: int, message: str, code: str | None = None,

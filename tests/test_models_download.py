@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,10 @@ def home(tmp_path, monkeypatch) -> Path:
 def online(monkeypatch, tmp_path):
     """Undo the test session's offline mode, for a local server only (no token, no proxy)."""
     from huggingface_hub import constants
-    from huggingface_hub.utils import reset_sessions
+    from huggingface_hub import utils as hub_utils
+
+    # huggingface_hub >= 1.0 renamed reset_sessions to close_session.
+    reset_sessions = getattr(hub_utils, "reset_sessions", None) or hub_utils.close_session
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
@@ -65,6 +69,34 @@ def online(monkeypatch, tmp_path):
     reset_sessions()
 
 
+# The HTTP client download_model reads the files with; None: huggingface_hub's own (requests
+# below 1.0, httpx from 1.0 on). The `client` fixture runs a test with each kind in turn.
+SESSION = None
+
+
+def httpx_module():
+    """httpx2 (what huggingface_hub 2.x uses), else httpx (1.x); the test is skipped without."""
+    for name in ("httpx2", "httpx"):
+        try:
+            return __import__(name)
+        except ImportError:
+            continue
+    pytest.skip("neither httpx2 nor httpx is installed")
+
+
+@pytest.fixture(params=["requests", "httpx"])
+def client(request, monkeypatch):
+    """Runs the test over a requests.Session and over an httpx client (follow_redirects, as
+    huggingface_hub >= 1.0 makes it), whichever huggingface_hub is installed."""
+    if request.param == "requests":
+        session = pytest.importorskip("requests").Session()
+    else:
+        session = httpx_module().Client(follow_redirects=True)
+    monkeypatch.setattr(sys.modules[__name__], "SESSION", session)
+    yield session
+    session.close()
+
+
 @pytest.fixture
 def hub(online, monkeypatch):
     with FakeHub() as server:
@@ -76,6 +108,7 @@ def fetch(repo_id: str, **kwargs):
     kwargs.setdefault("convert", False)
     kwargs.setdefault("retry_wait", 0)
     kwargs.setdefault("timeout", 10)
+    kwargs.setdefault("session", SESSION)
     return download_model(repo_id, **kwargs)
 
 
@@ -95,6 +128,7 @@ def parts(home: Path) -> list[Path]:
 
 
 # --- success ------------------------------------------------------------------------------------
+@pytest.mark.usefixtures("client")
 def test_download_installs_verifies_records_and_converts(hub, checkpoints, home):
     source = checkpoints("qa")
     files = {p.name: p.read_bytes() for p in source.iterdir()}
@@ -222,6 +256,7 @@ def test_new_revision_replaces_the_installed_one(hub, checkpoints, tmp_path):
 
 
 # --- interruptions ------------------------------------------------------------------------------
+@pytest.mark.usefixtures("client")
 def test_resume_after_a_cut_connection(hub, checkpoints, home):
     repo = hub.add_repo("tester/tiny-qa", checkpoints("qa"))
     weights = repo.files["model.safetensors"]
@@ -246,6 +281,7 @@ def test_resume_after_a_cut_connection(hub, checkpoints, home):
     assert parts(home) == []
 
 
+@pytest.mark.usefixtures("client")
 def test_retries_resume_within_one_call(hub, checkpoints):
     repo = hub.add_repo("tester/tiny-qa", checkpoints("qa"))
     hub.cut["spiece.model"] = (100_000, 2)
@@ -256,6 +292,7 @@ def test_retries_resume_within_one_call(hub, checkpoints):
     assert (model.path / "spiece.model").read_bytes() == repo.files["spiece.model"]
 
 
+@pytest.mark.usefixtures("client")
 def test_cancel_mid_file_then_resume(hub, checkpoints, home):
     repo = hub.add_repo("tester/tiny-qa", checkpoints("qa"))
     state = {"weights": 0}
@@ -377,6 +414,7 @@ def test_unknown_repo(hub, home):
     (500, r"server error \(HTTP 500\)"),
     (404, r"missing .*HTTP 404"),
 ])
+@pytest.mark.usefixtures("client")
 def test_file_errors(hub, checkpoints, home, status, message):
     hub.add_repo("tester/tiny-qa", checkpoints("qa"))
     hub.file_status["model.safetensors"] = status

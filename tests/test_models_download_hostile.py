@@ -22,8 +22,8 @@ from engine.models import store
 from tests import test_models_download as base
 from tests.test_models_download import assert_nothing_installed, fetch, models_cli, parts
 
-# The same store, loopback hub and online switch as the plain download tests.
-home, online, hub = base.home, base.online, base.hub
+# The same store, loopback hub, online switch and HTTP clients as the plain download tests.
+home, online, hub, client = base.home, base.online, base.hub, base.client
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,6 +60,7 @@ def track_writes(monkeypatch):
 # --- 1. a body longer than the Hub says ---------------------------------------------------------
 @pytest.mark.parametrize("hide_length", [False, True], ids=["content-length", "until-close"])
 @pytest.mark.parametrize("name", ["model.safetensors", "config.json"])
+@pytest.mark.usefixtures("client")
 def test_a_body_longer_than_listed_stops_at_the_listed_size(hub, checkpoints, home, track_writes,
                                                             name, hide_length):
     repo = hub.add_repo("tester/tiny-qa", checkpoints("qa"))
@@ -248,6 +249,7 @@ def test_a_file_that_cannot_be_verified_is_not_downloaded(hub, checkpoints, home
 
 
 # --- 3. a body that trickles in -----------------------------------------------------------------
+@pytest.mark.usefixtures("client")
 def test_cancel_is_honoured_while_a_byte_trickles_in(hub, checkpoints, home):
     repo = hub.add_repo("tester/tiny-qa", checkpoints("qa"))
     hub.trickle["spiece.model"] = 1.0
@@ -302,6 +304,7 @@ def test_the_deadline_grows_with_the_file():
     assert dl.file_deadline(500_000_000, floor=120, min_speed=50_000) == 10_000
 
 
+@pytest.mark.usefixtures("client")
 def test_a_stalled_body_times_out_on_the_read_timeout(hub, checkpoints, home):
     hub.add_repo("tester/tiny-qa", checkpoints("qa"))
     hub.trickle["spiece.model"] = 3600  # one byte, then silence
@@ -312,6 +315,7 @@ def test_a_stalled_body_times_out_on_the_read_timeout(hub, checkpoints, home):
     assert_nothing_installed(home)
 
 
+@pytest.mark.usefixtures("client")
 def test_no_reader_thread_is_left_behind(hub, checkpoints, home):
     hub.add_repo("tester/tiny-qa", checkpoints("qa"))
     hub.trickle["spiece.model"] = 1.0
@@ -322,6 +326,21 @@ def test_no_reader_thread_is_left_behind(hub, checkpoints, home):
             t.name.startswith("albert-lens-download") for t in threading.enumerate()):
         time.sleep(0.05)
     assert not [t for t in threading.enumerate() if t.name.startswith("albert-lens-download")]
+
+
+@pytest.mark.usefixtures("client")
+def test_an_endless_error_page_is_read_only_up_to_its_budget(hub, checkpoints, home):
+    from tests.fake_hub import ENDLESS_BYTES
+
+    hub.add_repo("tester/tiny-qa", checkpoints("qa"))
+    hub.endless_error["spiece.model"] = 500
+    with pytest.raises(DownloadError, match=r"server error \(HTTP 500\)") as info:
+        fetch("tester/tiny-qa", retries=0)
+    one_line(info.value)
+    # What was read of it is ERROR_BODY_BYTES; the rest sent is what the socket buffers took
+    # before the connection was shut. Read whole, it would be all ENDLESS_BYTES.
+    assert hub.error_bytes_sent < ENDLESS_BYTES // 8
+    assert_nothing_installed(home)
 
 
 # --- 5. offline first run: say how to import a folder -------------------------------------------

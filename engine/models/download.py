@@ -235,6 +235,7 @@ def download_model(
     retry_wait: float = 1.0,
     deadline_floor: float = DEADLINE_FLOOR,
     min_speed: float = MIN_SPEED,
+    session=None,
 ) -> store.InstalledModel:
     """Download `repo_id` (at `revision`, default the main branch) and install it.
 
@@ -250,6 +251,8 @@ def download_model(
     connections are resumed within this call, waiting `retry_wait` seconds, doubling each time.
     `timeout` is the connect and read timeout of each request; each file must arrive within
     `file_deadline(size, deadline_floor, min_speed)` seconds (all its attempts together).
+    `session`: the HTTP client for the files (a requests.Session, or an httpx-style client such
+    as `httpx.Client(follow_redirects=True)`); None takes huggingface_hub's own.
     Raises DownloadError with a message a person can act on, or the typed model errors of
     engine.errors when the checkpoint itself cannot be used (never installed then).
     """
@@ -262,6 +265,7 @@ def download_model(
                     max(0, int(retries)), max(0.0, float(retry_wait)))
     run.deadline_floor, run.min_speed = float(deadline_floor), float(min_speed)
     run.convert = bool(convert)
+    run.session = session
     return run.execute()
 
 
@@ -549,7 +553,9 @@ class _Download:
             return DownloadError(
                 f"{what} was not found on {host}: check the id (owner/name). A private model "
                 "needs a login (`hf auth login`, or set HF_TOKEN).")
-        if isinstance(exc, hf.HfHubHTTPError):
+        # huggingface_hub < 1.0 wraps only requests' status errors; an httpx client's arrive as
+        # httpx's HTTPStatusError.
+        if isinstance(exc, hf.HfHubHTTPError) or _is_httpx_status_error(exc):
             status = exc.response.status_code if exc.response is not None else None
             if status in (401, 403):
                 return DownloadError(
@@ -569,6 +575,11 @@ class _Download:
                     f"{host} answered with a server error (HTTP {status}); try again later.", exc)
             return DownloadError(f"{host} answered HTTP {status} for {what}.")
         kind = network_error_kind(exc)
+        if (kind == "connection" and "ConnectError" in {c.__name__ for c in type(exc).__mro__}
+                and _env_proxy(self.endpoint) is not None):
+            # httpx says ConnectError, not ProxyError as requests does, when the proxy it was
+            # told to use refuses the connection: the proxy is all it tried to reach.
+            kind = "proxy"
         if kind == "proxy":
             return _Transient(
                 f"Cannot reach {host} through the proxy: check the proxy settings "
@@ -962,15 +973,40 @@ def _shown(value) -> str:
 
 
 def _read_body(response) -> None:
+    """An error page, read under a budget (the server may be hostile and its body endless), kept
+    where the HTTP library looks for it, so hf_raise_for_status can quote its message."""
     with contextlib.suppress(Exception):
-        if callable(getattr(response, "read", None)) and not hasattr(response, "iter_content"):
-            response.read()  # httpx
-        else:  # requests: an error page, read under a budget (the server may be hostile)
+        if hasattr(response, "iter_content"):  # requests
             response._content = response.raw.read(ERROR_BODY_BYTES) or b""
             response._content_consumed = True
+        else:  # httpx: response.read() would take the whole body, however long
+            body = bytearray()
+            for chunk in response.iter_bytes(CHUNK_SIZE):
+                body += chunk
+                if len(body) >= ERROR_BODY_BYTES:
+                    break
+            response._content = bytes(body[:ERROR_BODY_BYTES])
 
 
-_NETWORK_MODULES = ("requests", "urllib3", "httpx", "httpx2", "httpcore")
+_NETWORK_MODULES = ("requests", "urllib3", "httpx", "httpx2", "httpcore", "httpcore2")
+
+
+def _is_httpx_status_error(exc: BaseException) -> bool:
+    return (type(exc).__module__.split(".")[0] in _NETWORK_MODULES
+            and any(cls.__name__ == "HTTPStatusError" for cls in type(exc).__mro__))
+
+
+def _env_proxy(endpoint: str) -> str | None:
+    """The proxy the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) sets for
+    `endpoint`, as requests and httpx read it; None when the endpoint is reached directly."""
+    import urllib.request
+
+    parsed = urlparse(endpoint)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parsed.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass_environment(parsed.hostname or "", proxies):
+        return None
+    return proxy
 
 
 def network_error_kind(exc: BaseException) -> str | None:

@@ -45,12 +45,26 @@ def test_actors_fill_the_cores_and_leave_ray_a_cpu():
     from engine.batch.ray_backend import actor_plan
 
     # Two cores: two one-thread actors of half a CPU each, one CPU left for reads and writes.
-    assert actor_plan(2, None, 100) == (2, 0.5)
-    assert actor_plan(2, None, 1) == (1, 1.0)
-    assert actor_plan(16, None, 1000) == (16, 0.93)
-    assert actor_plan(64, None, 1000) == (64, 0.93)
+    assert actor_plan(2, None, 100) == (2, 0.5, 0)
+    assert actor_plan(2, None, 1) == (1, 1.0, 0)
+    assert actor_plan(16, None, 1000) == (16, 0.93, 0)
+    assert actor_plan(64, None, 1000) == (64, 0.93, 0)
     # --workers N on a local Ray of N + 1 CPUs: N whole-CPU actors.
-    assert actor_plan(4, 3, 100) == (3, 1.0)
+    assert actor_plan(4, 3, 100) == (3, 1.0, 0)
     for total in (1, 2, 3, 8, 17, 200):
-        actors, each = actor_plan(total, None, 10**6)
+        actors, each, _ = actor_plan(total, None, 10**6)
         assert actors * each <= total - 1 or total == 1
+
+
+def test_with_gpus_there_is_one_actor_per_gpu_unless_told_cpu():
+    from engine.batch.ray_backend import actor_plan
+
+    # Two 16-CPU nodes with 4 GPUs each: 8 actors of one GPU, the CPUs shared among them.
+    assert actor_plan(32, None, 1000, gpus=8, device="auto") == (8, 1.0, 1)
+    assert actor_plan(32, None, 1000, gpus=8, device="gpu") == (8, 1.0, 1)
+    assert actor_plan(32, 3, 1000, gpus=8) == (3, 1.0, 1)
+    assert actor_plan(32, 20, 1000, gpus=8) == (8, 1.0, 1)   # never more actors than GPUs
+    assert actor_plan(32, None, 2, gpus=8) == (2, 1.0, 1)
+    # A fraction of a GPU is not a GPU to hold; --device cpu keeps to the CPUs.
+    assert actor_plan(32, None, 1000, gpus=0.5) == (32, 0.93, 0)
+    assert actor_plan(32, None, 1000, gpus=8, device="cpu") == (32, 0.93, 0)

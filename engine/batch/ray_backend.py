@@ -70,12 +70,20 @@ def spare_cpus(total: int) -> int:
     return max(1, total // 16)
 
 
-def actor_plan(total: int, workers: int | None, files: int) -> tuple[int, float]:
-    """(actors, logical CPUs each): one actor per CPU (or `workers`), each asking for at most
-    one CPU and together for all but `spare_cpus` of them, so Ray's own tasks always have room."""
-    actors = max(1, min(workers or total, files))
+def actor_plan(total: int, workers: int | None, files: int, gpus: float = 0,
+               device: str = "auto") -> tuple[int, float, int]:
+    """(actors, logical CPUs each, GPUs each). On CPUs: one actor per CPU (or `workers`), each
+    asking for at most one CPU and together for all but `spare_cpus` of them, so Ray's own
+    tasks always have room. With GPUs in the cluster (and `device` not "cpu"): one actor per
+    GPU (or `workers`, at most the GPUs), each holding one GPU, the CPUs shared the same way."""
+    per_gpu = device != "cpu" and gpus >= 1
+    if per_gpu:
+        actors = min(workers or int(gpus), int(gpus), files)
+    else:
+        actors = min(workers or total, files)
+    actors = max(1, actors)
     share = max(0.01, (total - spare_cpus(total)) / actors)
-    return actors, math.floor(min(1.0, share) * 100) / 100
+    return actors, math.floor(min(1.0, share) * 100) / 100, 1 if per_gpu else 0
 
 
 def run_ray(todo: list[BatchFile], settings, output, address: str | None,
@@ -104,11 +112,16 @@ def run_ray(todo: list[BatchFile], settings, output, address: str | None,
         context.enable_progress_bars = not quiet
         logging.getLogger("ray.data").setLevel(logging.WARNING if not quiet else logging.ERROR)
         total = int(ray.cluster_resources().get("CPU", 1))
-        actors, actor_cpus = actor_plan(total, workers, len(todo))
-        progress.note({"event": "cluster", "cpus": total, "actors": actors,
-                       "actor_cpus": actor_cpus,
+        gpus = float(ray.cluster_resources().get("GPU", 0))
+        actors, actor_cpus, actor_gpus = actor_plan(total, workers, len(todo), gpus,
+                                                    settings.device)
+        progress.note({"event": "cluster", "cpus": total, "gpus": gpus, "actors": actors,
+                       "actor_cpus": actor_cpus, "actor_gpus": actor_gpus,
                        "startup_s": round(time.monotonic() - started, 3)},
-                      f"albert-lens batch: Ray with {total} CPUs, {actors} actors "
+                      f"albert-lens batch: Ray with {total} CPUs"
+                      + (f" and {gpus:g} GPUs" if gpus else "")
+                      + f", {actors} actors"
+                      + (" of one GPU each" if actor_gpus else "") + " "
                       f"(started in {time.monotonic() - started:.1f} s)")
         blocks = min(len(todo), max(actors * 4, math.ceil(len(todo) / ROWS_PER_BLOCK)))
         files = ray.data.from_items(
@@ -117,7 +130,8 @@ def run_ray(todo: list[BatchFile], settings, output, address: str | None,
         results = files.map_batches(
             Analyzer, fn_constructor_kwargs={"settings": settings, "threads": 1},
             batch_size=max(1, min(8, math.ceil(len(todo) / blocks))), batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=actor_cpus)
+            compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=actor_cpus,
+            **({"num_gpus": actor_gpus} if actor_gpus else {}))
         run = output.new_run("ray")
         watcher = _PartWatcher(run, progress)
         watcher.start()

@@ -101,7 +101,7 @@ def run_pyinstaller(dist: Path, work: Path, clean: bool) -> Path:
 def check_bundle(bundle: Path, flavour: str) -> int:
     internal = bundle / "_internal"
     for forbidden in ("torch", "transformers", "tokenizers", "pytest", "_pytest", "hypothesis",
-                      "tkinter", "IPython", "sympy", "PIL"):
+                      "tkinter", "IPython", "sympy", "PIL", "ray"):
         if (internal / forbidden).exists():
             raise SystemExit(f"{forbidden} ended up in the bundle: fix packaging/albert-lens.spec")
     cuda = [p.name for p in internal.rglob("*") if re.match(r"lib(cudart|cublas|cudnn)", p.name)]

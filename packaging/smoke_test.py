@@ -12,7 +12,9 @@ none of them. What it checks, on the frozen executable:
    paths (with and without `ALBERT_LENS_HOME`) equal the pip install's;
 3. `analyze` on a real document (../shared/samples) with the tiny checkpoint, when the CLI has it,
    and its JSON equals what the pip install prints for the same command;
-4. the window: the app runs under Xvfb (Linux; natively elsewhere) for a few seconds with a
+4. `batch` over the test documents runs in the bundle (locally: Ray is left out) and writes the
+   Parquet rows the pip install writes; `batch --cluster` says in one line how to get Ray;
+5. the window: the app runs under Xvfb (Linux; natively elsewhere) for a few seconds with a
    document argument, stays alive, and writes no Python traceback or Qt plugin error.
 
 Exit status 0 when all passed; every step prints one line.
@@ -136,15 +138,41 @@ def pip_engine_paths(home: Path | None) -> dict:
 
 
 def _normalise(value):
-    """Drop what may differ between two runs of the same analysis (timings)."""
+    """Drop what may differ between two runs of the same analysis (timings, when it was made)."""
     if isinstance(value, dict):
         return {k: _normalise(v) for k, v in value.items()
-                if not re.search(r"tim(e|ing)|elapsed|seconds|duration|ms$", k, re.IGNORECASE)}
+                if not re.search(r"tim(e|ing)|elapsed|seconds|duration|ms$|^created$", k, re.IGNORECASE)}
     if isinstance(value, list):
         return [_normalise(v) for v in value]
     if isinstance(value, float):
         return round(value, 4)
     return value
+
+
+def check_batch(exe: Path, model: Path, docs: list[Path], work: Path, home: Path) -> str:
+    import pyarrow.parquet as pq
+
+    cmd = ["batch", *docs, "--task", "ner", "--model", f"ner={model}", "--device", "cpu",
+           "--progress", "none"]
+    frozen, piped = work / "frozen.parquet", work / "piped.parquet"
+    run([exe, *cmd, "--out", frozen], env=env_with(home))
+    run([sys.executable, "-m", "app.entry", *cmd, "--out", piped], env=env_with(home))
+
+    def rows(path: Path) -> dict:
+        return {r["path"]: _normalise(r) for r in pq.read_table(path).to_pylist()}
+
+    if rows(frozen) != rows(piped):
+        raise SmokeFailure(f"frozen batch rows differ from the pip install's:\n"
+                           f"{rows(frozen)}\n---\n{rows(piped)}")
+    proc = subprocess.run([str(exe), *map(str, cmd), "--out", str(work / "c.parquet"),
+                           "--cluster"], capture_output=True, text=True, env=env_with(home),
+                          timeout=120, check=False)
+    lines = proc.stderr.strip().splitlines()
+    if proc.returncode == 0 or len(lines) != 1 or "cluster" not in lines[0] \
+            or BAD_STDERR.search(proc.stderr):
+        raise SmokeFailure(f"frozen batch --cluster exited {proc.returncode}: {proc.stderr!r}")
+    return (f"batch: {len(rows(frozen))} documents, rows identical to the pip install's; "
+            f"--cluster: {lines[0]!r}")
 
 
 def check_window(exe: Path, document: Path, seconds: float, home: Path) -> str:
@@ -205,7 +233,7 @@ def smoke(dist: Path, seconds: float = 5.0) -> None:
     if not exe.is_file():
         raise SmokeFailure(f"{exe} does not exist: run `python packaging/build.py` first")
     internal = exe.parent / "_internal"
-    for forbidden in ("torch", "transformers", "pytest", "hypothesis", "tkinter"):
+    for forbidden in ("torch", "transformers", "pytest", "hypothesis", "tkinter", "ray"):
         if (internal / forbidden).exists():
             raise SmokeFailure(f"{forbidden} is in the bundle")
 
@@ -250,6 +278,7 @@ def smoke(dist: Path, seconds: float = 5.0) -> None:
         else:
             print("--  analyze: this CLI has no `analyze` command yet (skipped)")
 
+        print(f"ok  {check_batch(exe, model, docs, work, home)}")
         print(f"ok  window: {check_window(executable(dist, console=False), sample, seconds, home)}")
 
 

@@ -210,8 +210,7 @@ class LibraryModel(QObject):
         paused = self._paused
         ask = not agreed
         self._serving = self._retries_asked
-        # Passed only when asked, so a plain update calls the engine exactly as before.
-        retry = {"retry_failed": True} if self.retry_pending else {}
+        retry = self.retry_pending
 
         def work(progress, cancel) -> tuple[UpdateReport, list[str], list[PendingStage]]:
             lib = self._open(self._writers)
@@ -232,7 +231,8 @@ class LibraryModel(QObject):
                     time.sleep(PAUSE_POLL_S)
                 return cancel()
 
-            report = lib.update(progress=tell, cancel=stop, stages=stages, **retry)
+            report = lib.update(progress=tell, cancel=stop, stages=stages,
+                                 retry_failed=retry)
             return report, folders_to_watch([(f.path, f.recursive)
                                              for f in lib.folder_status()]), held
 

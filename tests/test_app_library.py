@@ -348,9 +348,11 @@ def test_a_long_rerun_waits_until_the_person_agrees(qtbot, win, tmp_path, monkey
     runs = []
     real = Library.update
 
-    def update(self, progress=None, cancel=None, wait=0, stages=("passages",)):
+    def update(self, progress=None, cancel=None, wait=0, stages=("passages",),
+               retry_failed=False):
         runs.append(tuple(stages))
-        return real(self, progress=progress, cancel=cancel, wait=wait, stages=stages)
+        return real(self, progress=progress, cancel=cancel, wait=wait, stages=stages,
+                    retry_failed=retry_failed)
 
     monkeypatch.setattr(Library, "update", update)
     model.add_folder(tmp_path / "docs")

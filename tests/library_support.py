@@ -24,6 +24,26 @@ FACTS = {
 }
 
 
+# Library stage -> (checkpoint kind of tests/checkpoint_factory, the model id tests install it as)
+STAGE_MODELS = {"embeddings": ("encoder", "local/emb"), "ner": ("token", "local/ner"),
+                "qa": ("qa", "local/qa")}
+
+
+def install_models(home: Path, checkpoints, tasks=("embeddings", "ner")) -> Path:
+    """A model store at `home` holding the tests' tiny models for `tasks` (graphs converted on
+    first use, then cached for every test sharing the home)."""
+    import pytest
+
+    from engine.models.importer import import_model
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALBERT_LENS_HOME", str(home))
+        for task in tasks:
+            kind, model_id = STAGE_MODELS[task]
+            import_model(checkpoints(kind), task, model_id=model_id, convert=False)
+    return home
+
+
 def filler(n: int) -> str:
     return " ".join([FILLER] * n)
 

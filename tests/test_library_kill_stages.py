@@ -7,8 +7,13 @@ import pytest
 
 import engine
 from engine.library import indexer
-from engine.models.importer import import_model
-from tests.library_support import assert_same_index, dump_all, make_corpus, run_python
+from tests.library_support import (
+    assert_same_index,
+    dump_all,
+    install_models,
+    make_corpus,
+    run_python,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -56,12 +61,7 @@ print("not killed")
 
 @pytest.fixture(scope="module")
 def models_home(tmp_path_factory, checkpoints):
-    home = tmp_path_factory.mktemp("kill-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALBERT_LENS_HOME", str(home))
-        import_model(checkpoints("encoder"), "embeddings", model_id="local/emb", convert=False)
-        import_model(checkpoints("token"), "ner", model_id="local/ner", convert=False)
-    return home
+    return install_models(tmp_path_factory.mktemp("kill-home"), checkpoints)
 
 
 @pytest.fixture(autouse=True)

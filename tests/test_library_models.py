@@ -15,7 +15,7 @@ from engine.library.search import _best, rrf
 from engine.models import store
 from engine.models.importer import import_model
 from engine.tasks.embeddings import SentenceEncoder
-from tests.library_support import make_corpus
+from tests.library_support import install_models, make_corpus
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -24,13 +24,8 @@ pytestmark = pytest.mark.timeout(180)
 def models_home(tmp_path_factory, checkpoints):
     """One home per module with an embeddings, a NER and a QA model installed (graphs cached
     once for every test here)."""
-    home = tmp_path_factory.mktemp("library-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALBERT_LENS_HOME", str(home))
-        import_model(checkpoints("encoder"), "embeddings", model_id="local/emb", convert=False)
-        import_model(checkpoints("token"), "ner", model_id="local/ner", convert=False)
-        import_model(checkpoints("qa"), "qa", model_id="local/qa", convert=False)
-    return home
+    return install_models(tmp_path_factory.mktemp("library-home"), checkpoints,
+                          ("embeddings", "ner", "qa"))
 
 
 @pytest.fixture(autouse=True)

@@ -248,6 +248,13 @@ class LibraryModel(QObject):
             (self._paused.set if on else self._paused.clear)()
             self.paused_changed.emit(on)
 
+    def stop_update(self) -> None:
+        """The person's Cancel: the running update stops, and neither a re-run that a folder
+        change queued meanwhile nor a retry of failed documents starts after it."""
+        self._again = False
+        self._retries_served = self._retries_asked
+        self.cancel_update()
+
     def cancel_update(self) -> None:
         if self.update_job is not None:
             self.jobs.cancel(self.update_job)

@@ -125,7 +125,7 @@ class LibraryView(QWidget):
         self.pause_button.toggled.connect(model.pause)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setToolTip("Stop indexing; what is indexed stays")
-        self.cancel_button.clicked.connect(model.cancel_update)
+        self.cancel_button.clicked.connect(model.stop_update)
         self.progress_box = QWidget(self)
         column(self.progress_box, self.progress_label,
                row((self.progress_bar, 1), self.pause_button, self.cancel_button)

@@ -56,15 +56,29 @@ def test_actors_fill_the_cores_and_leave_ray_a_cpu():
         assert actors * each <= total - 1 or total == 1
 
 
-def test_with_gpus_there_is_one_actor_per_gpu_unless_told_cpu():
+def test_with_usable_gpus_there_is_one_actor_per_gpu():
     from engine.batch.ray_backend import actor_plan
 
     # Two 16-CPU nodes with 4 GPUs each: 8 actors of one GPU, the CPUs shared among them.
-    assert actor_plan(32, None, 1000, gpus=8, device="auto") == (8, 1.0, 1)
-    assert actor_plan(32, None, 1000, gpus=8, device="gpu") == (8, 1.0, 1)
+    assert actor_plan(32, None, 1000, gpus=8) == (8, 1.0, 1)
     assert actor_plan(32, 3, 1000, gpus=8) == (3, 1.0, 1)
     assert actor_plan(32, 20, 1000, gpus=8) == (8, 1.0, 1)   # never more actors than GPUs
     assert actor_plan(32, None, 2, gpus=8) == (2, 1.0, 1)
-    # A fraction of a GPU is not a GPU to hold; --device cpu keeps to the CPUs.
+    # A fraction of a GPU is not a GPU to hold.
     assert actor_plan(32, None, 1000, gpus=0.5) == (32, 0.93, 0)
-    assert actor_plan(32, None, 1000, gpus=8, device="cpu") == (32, 0.93, 0)
+    # --workers beyond the cluster's CPUs: no more actors than CPUs.
+    assert actor_plan(2, 500, 1000) == (2, 0.5, 0)
+
+
+def test_gpus_are_used_only_when_onnx_runtime_can(monkeypatch):
+    from engine.batch import ray_backend
+    from engine.batch.settings import BatchSettings
+    from engine.runtime import providers
+
+    monkeypatch.setattr(providers, "available_providers", lambda: ["CPUExecutionProvider"])
+    for device in ("auto", "gpu", "cpu"):
+        assert not ray_backend._runs_on_gpu(BatchSettings(tasks=("ner",), device=device))
+    monkeypatch.setattr(providers, "available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert ray_backend._runs_on_gpu(BatchSettings(tasks=("ner",), device="auto"))
+    assert not ray_backend._runs_on_gpu(BatchSettings(tasks=("ner",), device="cpu"))

@@ -70,20 +70,29 @@ def spare_cpus(total: int) -> int:
     return max(1, total // 16)
 
 
-def actor_plan(total: int, workers: int | None, files: int, gpus: float = 0,
-               device: str = "auto") -> tuple[int, float, int]:
-    """(actors, logical CPUs each, GPUs each). On CPUs: one actor per CPU (or `workers`), each
-    asking for at most one CPU and together for all but `spare_cpus` of them, so Ray's own
-    tasks always have room. With GPUs in the cluster (and `device` not "cpu"): one actor per
-    GPU (or `workers`, at most the GPUs), each holding one GPU, the CPUs shared the same way."""
-    per_gpu = device != "cpu" and gpus >= 1
-    if per_gpu:
+def actor_plan(total: int, workers: int | None, files: int,
+               gpus: float = 0) -> tuple[int, float, int]:
+    """(actors, logical CPUs each, GPUs each). On CPUs: one actor per CPU (or `workers`, at
+    most the CPUs), each asking for at most one CPU and together for all but `spare_cpus` of
+    the cluster's, so Ray's own tasks keep room. `gpus`: the GPUs the actors can use (0 when
+    the run is on the CPU or ONNX Runtime has no GPU provider): one actor per GPU (or
+    `workers`, at most the GPUs), each holding one, the CPUs shared the same way."""
+    if gpus >= 1:
         actors = min(workers or int(gpus), int(gpus), files)
     else:
-        actors = min(workers or total, files)
+        actors = min(workers or total, total, files)
     actors = max(1, actors)
     share = max(0.01, (total - spare_cpus(total)) / actors)
-    return actors, math.floor(min(1.0, share) * 100) / 100, 1 if per_gpu else 0
+    return actors, math.floor(min(1.0, share) * 100) / 100, 1 if gpus >= 1 else 0
+
+
+def _runs_on_gpu(settings) -> bool:
+    """Would this run's device choice use a GPU with the ONNX Runtime installed here (the
+    driver's, which the nodes are taken to share)? Plain onnxruntime has no GPU provider: its
+    actors would hold a GPU each and compute on one CPU thread."""
+    from engine.runtime.providers import CPU, choose_provider
+
+    return choose_provider(settings.device).provider != CPU
 
 
 def run_ray(todo: list[BatchFile], settings, output, address: str | None,
@@ -112,9 +121,8 @@ def run_ray(todo: list[BatchFile], settings, output, address: str | None,
         context.enable_progress_bars = not quiet
         logging.getLogger("ray.data").setLevel(logging.WARNING if not quiet else logging.ERROR)
         total = int(ray.cluster_resources().get("CPU", 1))
-        gpus = float(ray.cluster_resources().get("GPU", 0))
-        actors, actor_cpus, actor_gpus = actor_plan(total, workers, len(todo), gpus,
-                                                    settings.device)
+        gpus = float(ray.cluster_resources().get("GPU", 0)) if _runs_on_gpu(settings) else 0.0
+        actors, actor_cpus, actor_gpus = actor_plan(total, workers, len(todo), gpus)
         progress.note({"event": "cluster", "cpus": total, "gpus": gpus, "actors": actors,
                        "actor_cpus": actor_cpus, "actor_gpus": actor_gpus,
                        "startup_s": round(time.monotonic() - started, 3)},

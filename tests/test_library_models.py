@@ -55,11 +55,14 @@ def test_rrf_is_the_sum_of_reciprocal_ranks():
     assert [i for i, _ in rrf([[10, 20, 30], [30, 10]])] == [10, 30, 20]
 
 
-@given(st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0, -1.0]) | st.floats(-1, 1), max_size=60),
+@given(st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0, -1.0, float("nan")]) | st.floats(-1, 1),
+                max_size=60),
        st.integers(1, 70))
 def test_best_cosines_are_a_stable_sorts_first(values, limit):
     scores = np.asarray(values, dtype=np.float32)
-    assert _best(scores, limit).tolist() == np.argsort(-scores, kind="stable")[:limit].tolist()
+    # NaN last, as a stable sort of the scores with NaN as the lowest value orders them.
+    ranked = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[:limit]
+    assert _best(scores, limit).tolist() == ranked.tolist()
 
 
 def test_embeddings_are_the_encoders_vectors_of_the_folded_passages(lib):

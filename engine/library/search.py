@@ -87,7 +87,8 @@ def fts_query(query: str) -> str | None:
 
 def _best(scores: np.ndarray, limit: int) -> np.ndarray:
     """Indices of the `limit` highest scores, best first, ties by index (as a stable sort of
-    all of them gives, without sorting all of them)."""
+    all of them gives, without sorting all of them); a NaN (a model that gave one) ranks last."""
+    scores = np.where(np.isnan(scores), -np.inf, scores)
     if limit < len(scores):
         part = np.argpartition(-scores, limit - 1)[:limit]
         # Scores equal to the cut-off can lie outside the partition: take them all, then cut.

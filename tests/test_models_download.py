@@ -454,6 +454,33 @@ def test_unreachable_proxy(online, monkeypatch, home):
     assert_nothing_installed(home)
 
 
+@pytest.mark.parametrize(("no_proxy", "direct"), [
+    ("mirror.internal:8443", True), ("mirror.internal:9999", False), ("mirror.internal", True),
+    (".internal", True), ("https://mirror.internal", True), ("http://mirror.internal", False),
+    ("*", True), ("other.org, mirror.internal", True), ("", False),
+])
+def test_no_proxy_forms_that_send_the_hub_direct(monkeypatch, no_proxy, direct):
+    from engine.models.download import _env_proxy
+
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    # A proxy named where the Hub is reached direct would turn a failed direct connection
+    # into "through the proxy", which sends the person to the wrong settings.
+    assert (_env_proxy("https://mirror.internal:8443") is None) == direct
+
+
+def test_no_proxy_ip_networks(monkeypatch):
+    from engine.models.download import _env_proxy
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "192.168.0.0/16,10.0.0.0/8")
+    assert _env_proxy("http://10.1.2.3:8080") is None
+    monkeypatch.setenv("NO_PROXY", "192.168.0.0/16")
+    assert _env_proxy("http://10.1.2.3:8080") == "http://proxy.example:3128"
+
+
 def test_offline_mode(home):
     assert os.environ["HF_HUB_OFFLINE"] == "1"  # as the test session sets it
     with pytest.raises(DownloadError, match="offline mode is on.*Unset HF_HUB_OFFLINE"):

@@ -1004,9 +1004,37 @@ def _env_proxy(endpoint: str) -> str | None:
     parsed = urlparse(endpoint)
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(parsed.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass_environment(parsed.hostname or "", proxies):
+    if not proxy or _no_proxy(parsed, proxies.get("no", "")):
         return None
     return proxy
+
+
+def _no_proxy(url, no_proxy: str) -> bool:
+    """Does NO_PROXY send `url` (a urlparse result) direct? The forms requests and httpx both
+    accept: "*", a host or domain (".example.com" too), host:port, scheme://host, an IP
+    network in CIDR notation."""
+    import ipaddress
+    import urllib.request
+
+    host = url.hostname or ""
+    for entry in (e.strip() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "://" in entry:
+            scheme, entry = entry.split("://", 1)
+            if scheme != url.scheme:
+                continue
+        try:
+            if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                return True
+            continue
+        except ValueError:
+            pass
+        if urllib.request.proxy_bypass_environment(url.netloc or host, {"no": entry}):
+            return True
+    return False
 
 
 def network_error_kind(exc: BaseException) -> str | None:

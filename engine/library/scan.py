@@ -63,7 +63,8 @@ def plan(folders: list[tuple[str, bool]], known: list[DocumentRow],
          hasher: Callable[[str], str] | None = None,
          retry_failed: bool = False) -> ScanPlan:
     """Compare the files under `folders` with the `known` documents. `retry_failed`: a known
-    document whose status is "failed" is read again (in `changed`) even if unchanged."""
+    document whose status is "failed" is read again even if unchanged: in `changed` at its
+    path, or, renamed since, as `new` at the new path with the old one `deleted`."""
     hasher = hasher or file_sha256
     result = ScanPlan()
     by_path = {row.path: row for row in known}

@@ -153,7 +153,8 @@ def test_a_retry_while_another_process_updates_is_done_by_the_later_try(
     assert not win.error_log
 
 
-def test_cancelling_a_retry_drops_it(qtbot, win, loader, docs):
+@pytest.mark.parametrize("folder_change", [False, True], ids=["plain", "watcher-queued"])
+def test_cancelling_a_retry_drops_it(qtbot, win, loader, docs, folder_change):
     view, model = win.library.view, win.library.model
     heron, ibis = docs / "heron.txt", docs / "ibis.txt"
     ibis.write_text("The ibis wades in the shallows.\n", encoding="utf-8")
@@ -165,6 +166,8 @@ def test_cancelling_a_retry_drops_it(qtbot, win, loader, docs):
     try:
         qtbot.mouseClick(view.retry_button, Qt.MouseButton.LeftButton)
         assert loader.holding.wait(20)
+        if folder_change:
+            model.update()  # what the folder watcher does when a file changes meanwhile
         qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
     finally:
         loader.release.set()
@@ -177,28 +180,6 @@ def test_cancelling_a_retry_drops_it(qtbot, win, loader, docs):
     qtbot.waitUntil(lambda: settled(model), timeout=20000)
     assert loader.calls == ["heron.txt"]
     assert view.document_rows()[str(ibis)][0] == "failed"
-
-
-def test_cancel_drops_a_retry_even_when_a_folder_change_queued_a_rerun(qtbot, win, loader,
-                                                                         docs):
-    view, model = win.library.view, win.library.model
-    heron, ibis = docs / "heron.txt", docs / "ibis.txt"
-    ibis.write_text("The ibis wades in the shallows.\n", encoding="utf-8")
-    loader.fail_once.add(str(ibis))
-    wait_failed(qtbot, win, loader, heron)
-    loader.calls.clear()
-    loader.hold.add(str(heron))
-    try:
-        qtbot.mouseClick(view.retry_button, Qt.MouseButton.LeftButton)
-        assert loader.holding.wait(20)
-        model.update()  # what the folder watcher does when a file changes meanwhile
-        qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
-    finally:
-        loader.release.set()
-    qtbot.waitUntil(lambda: settled(model), timeout=20000)
-    assert loader.calls == ["heron.txt"]
-    assert view.document_rows()[str(ibis)][0] == "failed"
-    assert not model.retry_pending
 
 
 def test_a_retry_cut_short_by_adding_a_folder_is_done_by_the_restart(qtbot, win, loader, docs,
